@@ -1,0 +1,34 @@
+// One bundle per entry. `zeromq` stays external (native addon, loaded from node_modules);
+// `vscode` is provided by the extension host.
+import * as esbuild from 'esbuild';
+
+const watch = process.argv.includes('--watch');
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  external: ['zeromq', 'vscode'],
+};
+
+const entries = [
+  // broker process: one per rank, spawned by `flux start` (or the extension)
+  { entryPoints: ['broker/src/main.ts'], outfile: 'dist/broker.js' },
+  // the `flux` command line
+  { entryPoints: ['broker/src/cmd/flux.ts'], outfile: 'dist/flux.js', banner: { js: '#!/usr/bin/env node' } },
+  // VS Code extension host
+  { entryPoints: ['extension/src/main.ts'], outfile: 'dist/extension.js' },
+  // suite that runs inside the extension host (mocha, `vscode` API)
+  { entryPoints: ['test/e2e/suite/index.ts'], outfile: 'out/e2e/suite/index.js', external: ['zeromq', 'vscode', 'mocha'] },
+];
+
+if (watch) {
+  for (const e of entries) {
+    const ctx = await esbuild.context({ ...common, ...e });
+    await ctx.watch();
+  }
+} else {
+  await Promise.all(entries.map((e) => esbuild.build({ ...common, ...e })));
+}
