@@ -24,6 +24,12 @@ const entries = [
   { entryPoints: ['test/e2e/suite/index.ts'], outfile: 'out/e2e/suite/index.js', external: ['zeromq', 'vscode', 'mocha'] },
 ];
 
+// dist/bin/flux: the `flux` that programs run inside an instance find first on PATH.
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+mkdirSync('dist/bin', { recursive: true });
+writeFileSync('dist/bin/flux', "#!/usr/bin/env node\nrequire('../flux.js');\n");
+chmodSync('dist/bin/flux', 0o755);
+
 if (watch) {
   for (const e of entries) {
     const ctx = await esbuild.context({ ...common, ...e });

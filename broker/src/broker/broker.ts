@@ -1,0 +1,327 @@
+/**
+ * One Flux broker (one rank): joins the TBON, serves the local socket, routes
+ * requests and responses, hosts the built-in services, and, on rank 0, runs
+ * the initial program and leads shutdown.
+ */
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
+import { errno, FluxError } from '../common/libflux/errno';
+import {
+  FLAG_NORESPONSE,
+  FLAG_ROUTE,
+  MSGTYPE_REQUEST,
+  MSGTYPE_RESPONSE,
+  ROLE_LOCAL,
+  ROLE_OWNER,
+  deriveErrorResponse,
+  getJson,
+  newMessage,
+  setJson,
+  type Message,
+} from '../common/libflux/message';
+import { Attributes, ATTR_IMMUTABLE } from './attr';
+import { ConnectorLocal, type ClientConn } from './connector-local';
+import { BrokerLog } from './log';
+import { Overlay } from './overlay';
+import { routeRequest } from './route';
+import { ServiceTable, type Responder } from './service';
+import { descendants, level, maxLevel, parseTopology, subtree, type Topology } from './topology';
+
+export const FLUX_VERSION = '0.88.0';
+
+export interface BrokerConfig {
+  rank: number;
+  size: number;
+  rundir: string;
+  /** `tbon.topo` value, e.g. `kary:32` or `binomial`. */
+  topo: string;
+  /** Attributes from `-S NAME=VALUE`, applied before defaults. */
+  attrs: Record<string, string>;
+  /** Rank 0 only: the initial program runner is attached by main.ts. */
+}
+
+export type BrokerState = 'join' | 'quorum' | 'run' | 'shutdown' | 'exit';
+
+export function tbonEndpoint(rundir: string, rank: number): string {
+  return `ipc://${rundir}/tbon-${rank}`;
+}
+
+export function localUri(rundir: string, rank: number): string {
+  return `local://${rundir}/local-${rank}`;
+}
+
+export class Broker {
+  readonly uuid = randomUUID();
+  readonly rank: number;
+  readonly size: number;
+  readonly topo: Topology;
+  readonly attrs = new Attributes();
+  readonly log: BrokerLog;
+  readonly services: ServiceTable;
+  private readonly overlay: Overlay;
+  private readonly connector: ConnectorLocal;
+  private readonly owner = os.userInfo().uid;
+  private parentUuid: string | undefined;
+  private readonly childUuid = new Map<number, string>();
+  private readonly childRank = new Map<string, number>();
+  private readonly internal = new Map<number, (m: Message) => void>();
+  private nextTag = 1;
+  state: BrokerState = 'join';
+  /** Called once the whole instance is up (rank 0) or this subtree joined (others). */
+  onRun: () => void = () => {};
+  /** Called when a parent asks this subtree to shut down; the reply goes after it resolves. */
+  onShutdownRequest: () => Promise<void> = async () => {};
+  /** Called after this broker confirmed its shutdown to its parent. */
+  onShutdownConfirmed: () => void = () => {};
+
+  constructor(private readonly cfg: BrokerConfig) {
+    this.rank = cfg.rank;
+    this.size = cfg.size;
+    this.topo = parseTopology(cfg.topo, cfg.size);
+    this.log = new BrokerLog(cfg.rank);
+    this.services = new ServiceTable((m) => this.sendResponse(m), (s) => this.log.err(s));
+    this.overlay = new Overlay({
+      fromParent: (m) => this.fromParent(m),
+      fromChild: (uuid, m) => this.fromChild(uuid, m),
+      protocolError: (where, e) => this.log.err(`overlay: ${where}: ${e instanceof Error ? e.message : String(e)}`),
+    });
+    this.connector = new ConnectorLocal(this.owner, {
+      request: (m) => this.routeRequest(m),
+      other: (m, c) => this.fromClientOther(m, c),
+      disconnected: () => {},
+      log: (s) => this.log.err(s),
+    });
+    this.setAttributes();
+    this.attrs.registerService(this.services);
+    this.services.register('broker.ping', (r) => this.ping(r));
+    this.services.register('overlay.hello', (r) => this.hello(r));
+    this.services.register('overlay.topology', (r) => this.topology(r));
+    this.services.register('overlay.shutdown', (r) => this.shutdownRequest(r));
+  }
+
+  private setAttributes(): void {
+    const { rank, size, rundir } = this.cfg;
+    for (const [k, v] of Object.entries(this.cfg.attrs)) this.attrs.set(k, v);
+    const imm = ATTR_IMMUTABLE;
+    const host = os.hostname();
+    this.attrs.set('rank', String(rank), imm);
+    this.attrs.set('size', String(size), imm);
+    this.attrs.set('version', FLUX_VERSION, imm);
+    this.attrs.set('rundir', rundir, imm);
+    this.attrs.set('local-uri', localUri(rundir, rank), imm);
+    this.attrs.set('hostname', host, imm);
+    this.attrs.set('hostlist', Array(size).fill(host).join(','), imm);
+    this.attrs.set('broker.pid', String(process.pid), imm);
+    this.attrs.set('broker.uuid', this.uuid, imm);
+    this.attrs.set('broker.starttime', (Date.now() / 1000).toFixed(2), imm);
+    this.attrs.set('security.owner', String(this.owner), imm);
+    this.attrs.setDefault('instance-level', '0', imm);
+    this.attrs.setDefault('jobid-path', '/', imm);
+    this.attrs.set('tbon.topo', this.topo.spec, imm);
+    this.attrs.set('tbon.level', String(level(this.topo, rank)), imm);
+    this.attrs.set('tbon.maxlevel', String(maxLevel(this.topo)), imm);
+    this.attrs.set('tbon.descendants', String(descendants(this.topo, rank)), imm);
+    if (this.topo.children(rank).length > 0) this.attrs.set('tbon.endpoint', tbonEndpoint(rundir, rank), imm);
+    const parent = this.topo.parent(rank);
+    if (parent !== undefined) this.attrs.set('tbon.parent-endpoint', tbonEndpoint(rundir, parent), imm);
+  }
+
+  /** Bind, listen, connect; resolves when this broker's sockets are ready. */
+  async start(): Promise<void> {
+    if (this.topo.children(this.rank).length > 0) {
+      await this.overlay.bindChildren(this.attrs.get('tbon.endpoint')!);
+    }
+    await this.connector.listen(this.cfg.rundir + `/local-${this.rank}`);
+    const parent = this.topo.parent(this.rank);
+    if (parent !== undefined) this.overlay.connectParent(this.attrs.get('tbon.parent-endpoint')!, this.uuid);
+    this.checkJoined();
+  }
+
+  // --- joining --------------------------------------------------------------
+
+  /** Once every child reported its subtree, tell the parent (or, on rank 0, run). */
+  private checkJoined(): void {
+    if (this.state !== 'join') return;
+    if (this.topo.children(this.rank).some((c) => !this.childUuid.has(c))) return;
+    this.state = 'quorum';
+    const parent = this.topo.parent(this.rank);
+    if (parent === undefined) {
+      this.enterRun();
+      return;
+    }
+    this.rpc('overlay.hello', { rank: this.rank, uuid: this.uuid, version: FLUX_VERSION, status: 'full', hostname: os.hostname() }, parent)
+      .then((m) => {
+        this.parentUuid = getJson<{ uuid: string }>(m).uuid;
+        this.enterRun();
+      })
+      .catch((e: unknown) => this.log.err(`overlay.hello: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
+  private enterRun(): void {
+    this.state = 'run';
+    this.log.debug(`run: ${this.rank === 0 ? 'instance is up' : 'joined parent'}`);
+    this.onRun();
+  }
+
+  private hello(r: Responder): void {
+    const p = r.json<{ rank?: unknown; uuid?: unknown }>();
+    const from = r.msg.routes[0];
+    if (typeof p.rank !== 'number' || typeof p.uuid !== 'string' || p.uuid !== from) throw new FluxError(errno.EPROTO);
+    if (this.topo.parent(p.rank) !== this.rank) throw new FluxError(errno.EINVAL, `rank ${p.rank} is not a child of rank ${this.rank}`);
+    const old = this.childUuid.get(p.rank);
+    if (old) this.childRank.delete(old);
+    this.childUuid.set(p.rank, p.uuid);
+    this.childRank.set(p.uuid, p.rank);
+    r.respond({ uuid: this.uuid });
+    this.checkJoined();
+  }
+
+  private topology(r: Responder): void {
+    const { rank } = r.json<{ rank?: unknown }>();
+    if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 0 || rank >= this.size) {
+      throw new FluxError(errno.EINVAL, 'invalid rank');
+    }
+    r.respond({ ...subtree(this.topo, rank) });
+  }
+
+  private ping(r: Responder): void {
+    const req = r.json();
+    const hops = [...r.msg.routes].reverse().map((h) => h.slice(0, 8));
+    hops.push(this.uuid.slice(0, 8));
+    r.respond({ ...req, route: hops.join('!'), userid: r.msg.userid, rolemask: r.msg.rolemask, rank: this.rank });
+  }
+
+  // --- routing --------------------------------------------------------------
+
+  private fromParent(m: Message): void {
+    if (m.type === MSGTYPE_REQUEST) this.routeRequest(m, true);
+    else if (m.type === MSGTYPE_RESPONSE) this.sendResponse(m, true);
+  }
+
+  private fromChild(uuid: string, m: Message): void {
+    if (m.type === MSGTYPE_REQUEST) {
+      this.routeRequest(m, true);
+    } else if (m.type === MSGTYPE_RESPONSE) {
+      if (!this.childRank.has(uuid)) return;
+      this.sendResponse(m, true);
+    }
+  }
+
+  private fromClientOther(m: Message, _c: ClientConn): void {
+    if (m.type === MSGTYPE_RESPONSE) this.sendResponse(m);
+  }
+
+  /** Send a request one hop on its way. `remote` = it arrived over the TBON. */
+  routeRequest(m: Message, remote = false): void {
+    // The LOCAL role means "entered the instance on this broker": it does not survive a TBON hop.
+    if (remote) m.rolemask &= ~ROLE_LOCAL;
+    const topic = m.topic ?? '';
+    const d = routeRequest(this.rank, this.topo, m.aux1, m.flags, topic, this.services.has(topic));
+    switch (d.to) {
+      case 'local':
+        this.services.dispatch(m, (r) => this.ping(r));
+        return;
+      case 'parent':
+        this.overlay.sendParent(m).catch(() => this.failRequest(m, errno.EHOSTUNREACH));
+        return;
+      case 'child': {
+        const uuid = this.childUuid.get(d.rank);
+        if (!uuid) {
+          this.failRequest(m, errno.EHOSTUNREACH);
+          return;
+        }
+        m.flags |= FLAG_ROUTE;
+        m.routes.unshift(this.uuid);
+        this.overlay.sendChild(uuid, m).catch(() => {
+          m.routes.shift();
+          this.failRequest(m, errno.EHOSTUNREACH);
+        });
+        return;
+      }
+      case 'error':
+        this.failRequest(m, d.errnum, d.text);
+        return;
+    }
+  }
+
+  private failRequest(m: Message, errnum: number, text?: string): void {
+    if (m.flags & FLAG_NORESPONSE) return;
+    this.sendResponse(deriveErrorResponse(m, errnum, text));
+  }
+
+  /** Send a response toward the hop on top of its route stack. */
+  private sendResponse(m: Message, remote = false): void {
+    if (remote) {
+      m.rolemask &= ~ROLE_LOCAL;
+    } else if (m.rolemask === 0) {
+      // Generated here: this broker's credentials.
+      m.userid = this.owner;
+      m.rolemask = ROLE_OWNER | ROLE_LOCAL;
+    }
+    const hop = m.routes[0];
+    if (hop === undefined) {
+      this.internal.get(m.aux2)?.(m);
+      return;
+    }
+    m.routes.shift();
+    const client = this.connector.get(hop);
+    if (client) {
+      client.send(m);
+    } else if (hop === this.parentUuid) {
+      this.overlay.sendParent(m).catch(() => this.log.err(`lost a response to the parent: ${m.topic}`));
+    } else if (this.childRank.has(hop)) {
+      this.overlay.sendChild(hop, m).catch(() => this.log.debug(`dropped a response for a gone child: ${m.topic}`));
+    } else {
+      this.log.debug(`response ${m.topic} for unknown hop ${hop.slice(0, 8)}: dropped`);
+    }
+  }
+
+  /** An RPC from the broker itself (responses come back with an empty route stack). */
+  rpc(topic: string, payload: Record<string, unknown>, nodeid: number): Promise<Message> {
+    const tag = this.nextTag++;
+    const m = newMessage(MSGTYPE_REQUEST, topic);
+    m.flags |= FLAG_ROUTE;
+    m.aux1 = nodeid;
+    m.aux2 = tag;
+    m.userid = this.owner;
+    m.rolemask = ROLE_OWNER | ROLE_LOCAL;
+    setJson(m, payload);
+    return new Promise((resolve, reject) => {
+      this.internal.set(tag, (resp) => {
+        this.internal.delete(tag);
+        if (resp.aux1 !== 0) reject(new FluxError(resp.aux1));
+        else resolve(resp);
+      });
+      this.routeRequest(m);
+    });
+  }
+
+  // --- shutdown -------------------------------------------------------------
+
+  /** Ask every child subtree to shut down and wait (bounded) for each to confirm. */
+  async shutdownChildren(timeoutMs = 10_000): Promise<void> {
+    this.state = 'shutdown';
+    const waits = this.topo.children(this.rank)
+      .filter((c) => this.childUuid.has(c))
+      .map((c) =>
+        Promise.race([
+          this.rpc('overlay.shutdown', {}, c).then(() => undefined, () => undefined),
+          new Promise<void>((res) => setTimeout(res, timeoutMs).unref()),
+        ]),
+      );
+    await Promise.all(waits);
+  }
+
+  private async shutdownRequest(r: Responder): Promise<void> {
+    if (r.msg.routes[0] !== this.parentUuid) throw new FluxError(errno.EPERM);
+    await this.onShutdownRequest();
+    r.respond({});
+    this.onShutdownConfirmed();
+  }
+
+  async close(): Promise<void> {
+    this.state = 'exit';
+    this.connector.close();
+    await this.overlay.close();
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The local connector: a Unix socket at `<rundir>/local-<rank>` speaking
+ * flux-core's usock framing. Each client gets a uuid that is pushed on the
+ * route stack of its requests, so responses find their way back.
+ */
+import * as net from 'node:net';
+import * as fs from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import {
+  FLAG_ROUTE,
+  MSGTYPE_REQUEST,
+  ROLE_LOCAL,
+  ROLE_OWNER,
+  USERID_UNKNOWN,
+  type Message,
+} from '../common/libflux/message';
+import { UsockDecoder, encodeUsock } from '../common/libflux/usock';
+
+export interface ClientConn {
+  readonly uuid: string;
+  send(m: Message): void;
+}
+
+export interface ConnectorHandlers {
+  /** A request from a client, its uuid already pushed on the routes. */
+  request(m: Message, conn: ClientConn): void;
+  /** Any other message type from a client (events, responses). */
+  other(m: Message, conn: ClientConn): void;
+  disconnected(conn: ClientConn): void;
+  log(msg: string): void;
+}
+
+class Conn implements ClientConn {
+  readonly uuid = randomUUID();
+  readonly decoder = new UsockDecoder();
+  constructor(readonly sock: net.Socket) {}
+  send(m: Message): void {
+    if (!this.sock.destroyed) this.sock.write(encodeUsock(m));
+  }
+}
+
+export class ConnectorLocal {
+  private server: net.Server | undefined;
+  private readonly conns = new Map<string, Conn>();
+
+  constructor(private readonly owner: number, private readonly h: ConnectorHandlers) {}
+
+  async listen(path: string): Promise<void> {
+    await fs.rm(path, { force: true });
+    const server = net.createServer((sock) => this.accept(sock));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    // The rundir is 0700; the socket itself is owner-only as well.
+    await fs.chmod(path, 0o700);
+    this.server = server;
+  }
+
+  get(uuid: string): ClientConn | undefined {
+    return this.conns.get(uuid);
+  }
+
+  private accept(sock: net.Socket): void {
+    const c = new Conn(sock);
+    this.conns.set(c.uuid, c);
+    sock.setNoDelay?.(true);
+    sock.write(Buffer.from([0])); // handshake: accepted
+    sock.on('data', (chunk: Buffer) => {
+      let msgs: Message[];
+      try {
+        msgs = c.decoder.push(chunk);
+      } catch (e) {
+        this.h.log(`connector-local: client ${c.uuid.slice(0, 8)}: ${e instanceof Error ? e.message : String(e)}: dropping connection`);
+        sock.destroy();
+        return;
+      }
+      for (const m of msgs) this.ingress(c, m);
+    });
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => {
+      this.conns.delete(c.uuid);
+      this.h.disconnected(c);
+    });
+  }
+
+  private ingress(c: Conn, m: Message): void {
+    // The instance owner's connection: fill credentials the client left unknown.
+    if (m.userid === USERID_UNKNOWN) m.userid = this.owner;
+    if (m.rolemask === 0) m.rolemask = ROLE_OWNER | ROLE_LOCAL;
+    if (m.type === MSGTYPE_REQUEST) {
+      m.flags |= FLAG_ROUTE;
+      m.routes.unshift(c.uuid);
+      this.h.request(m, c);
+    } else {
+      this.h.other(m, c);
+    }
+  }
+
+  close(): void {
+    this.server?.close();
+    for (const c of this.conns.values()) c.sock.destroy();
+  }
+}

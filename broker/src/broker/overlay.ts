@@ -1,0 +1,125 @@
+/**
+ * The TBON links of one broker over ZeroMQ: a ROUTER bound for its children
+ * (each child's routing id is its broker uuid) and a DEALER connected to its
+ * parent. Messages travel as RFC 3 multipart frames. A ROUTER prepends the
+ * sender's identity on receipt, which is exactly a route hop for requests.
+ */
+import * as zmq from 'zeromq';
+import { errno, FluxError } from '../common/libflux/errno';
+import { FLAG_ROUTE, MSGTYPE_REQUEST, decodeFrames, encodeFrames, type Message } from '../common/libflux/message';
+
+/** zeromq.js allows one send in flight per socket: chain them. */
+class SendQueue {
+  /** Settles after every send queued so far. */
+  tail: Promise<void> = Promise.resolve();
+  constructor(private readonly sock: zmq.Router | zmq.Dealer) {}
+  send(frames: Buffer[]): Promise<void> {
+    const p = this.tail.then(() => this.sock.send(frames));
+    this.tail = p.catch(() => {});
+    return p;
+  }
+}
+
+export interface OverlayHandlers {
+  /** A message from the parent (routes as sent: for requests the parent's uuid is on top). */
+  fromParent(m: Message): void;
+  /** A message from the child with this uuid (for requests its uuid is pushed on the routes). */
+  fromChild(uuid: string, m: Message): void;
+  /** Undecodable input: logged, never fatal. */
+  protocolError(where: string, err: unknown): void;
+}
+
+export class Overlay {
+  private router: zmq.Router | undefined;
+  private dealer: zmq.Dealer | undefined;
+  private routerQ: SendQueue | undefined;
+  private dealerQ: SendQueue | undefined;
+  private closing = false;
+
+  constructor(private readonly h: OverlayHandlers) {}
+
+  /** Bind the children's socket (ipc:// or tcp://). Returns the endpoint actually bound. */
+  async bindChildren(endpoint: string): Promise<string> {
+    const r = new zmq.Router({ mandatory: true, linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    await r.bind(endpoint);
+    this.router = r;
+    this.routerQ = new SendQueue(r);
+    void this.receiveChildren(r);
+    return r.lastEndpoint ?? endpoint;
+  }
+
+  connectParent(endpoint: string, uuid: string): void {
+    const d = new zmq.Dealer({ routingId: uuid, linger: 2000, reconnectInterval: 20, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    d.connect(endpoint);
+    this.dealer = d;
+    this.dealerQ = new SendQueue(d);
+    void this.receiveParent(d);
+  }
+
+  private async receiveChildren(r: zmq.Router): Promise<void> {
+    try {
+      for await (const frames of r) {
+        const uuid = frames[0].toString('utf8');
+        let m: Message;
+        try {
+          m = decodeFrames(frames.slice(1));
+          if (!(m.flags & FLAG_ROUTE)) throw new FluxError(errno.EPROTO, 'overlay message without routes');
+        } catch (e) {
+          this.h.protocolError(`child ${uuid}`, e);
+          continue;
+        }
+        if (m.type === MSGTYPE_REQUEST) m.routes.unshift(uuid);
+        this.h.fromChild(uuid, m);
+      }
+    } catch (e) {
+      if (!this.closing) this.h.protocolError('children socket', e);
+    }
+  }
+
+  private async receiveParent(d: zmq.Dealer): Promise<void> {
+    try {
+      for await (const frames of d) {
+        let m: Message;
+        try {
+          m = decodeFrames(frames);
+        } catch (e) {
+          this.h.protocolError('parent', e);
+          continue;
+        }
+        this.h.fromParent(m);
+      }
+    } catch (e) {
+      if (!this.closing) this.h.protocolError('parent socket', e);
+    }
+  }
+
+  get hasParent(): boolean {
+    return this.dealer !== undefined;
+  }
+
+  /** Send toward the parent. Routes must already be what the parent expects. */
+  sendParent(m: Message): Promise<void> {
+    if (!this.dealerQ) return Promise.reject(new FluxError(errno.EHOSTUNREACH));
+    m.flags |= FLAG_ROUTE;
+    return this.dealerQ.send(encodeFrames(m));
+  }
+
+  /** Send to the child with routing id `uuid`; EHOSTUNREACH if it is not connected. */
+  async sendChild(uuid: string, m: Message): Promise<void> {
+    if (!this.routerQ) throw new FluxError(errno.EHOSTUNREACH);
+    m.flags |= FLAG_ROUTE;
+    try {
+      await this.routerQ.send([Buffer.from(uuid, 'utf8'), ...encodeFrames(m)]);
+    } catch (e) {
+      throw (e as { code?: string }).code === 'EHOSTUNREACH' ? new FluxError(errno.EHOSTUNREACH) : FluxError.fromNode(e);
+    }
+  }
+
+  /** Close after the messages already queued have been handed to ZeroMQ. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([this.routerQ?.tail, this.dealerQ?.tail]);
+    this.router?.close();
+    this.dealer?.close();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The `flux` command: one table from subcommand name to implementation, and
+ * flux-core's top-level help and errors.
+ */
+import { Exit, errln, out, type Command } from './cli';
+import { getattr, lsattr, setattr } from './attr';
+import { ping } from './ping';
+import { start } from './start';
+import { uri } from './uri';
+import { version } from './version';
+
+interface Entry {
+  run: Command;
+  summary: string;
+  section: string;
+}
+
+const COMMANDS: Record<string, Entry> = {
+  start: { run: start, summary: 'bootstrap a local Flux instance', section: 'other useful commands' },
+  version: { run: version, summary: 'Display flux version information', section: 'other useful commands' },
+  uri: { run: uri, summary: 'resolve a target to a Flux URI', section: 'other useful commands' },
+  getattr: { run: getattr, summary: 'get a broker attribute', section: 'get resource, queue and other instance information' },
+  setattr: { run: setattr, summary: 'set a broker attribute', section: 'get resource, queue and other instance information' },
+  lsattr: { run: lsattr, summary: 'list broker attributes', section: 'get resource, queue and other instance information' },
+  ping: { run: ping, summary: 'measure round-trip latency to a service', section: 'get resource, queue and other instance information' },
+};
+
+function help(): string {
+  const lines = [
+    'Usage: flux [OPTIONS] COMMAND ARGS',
+    '  -h, --help             Display this message.',
+    '  -V, --version          Display command and component versions',
+    '',
+    'For general Flux documentation, please visit',
+    '    https://flux-framework.readthedocs.io',
+  ];
+  const sections = new Map<string, string[]>();
+  for (const [name, e] of Object.entries(COMMANDS)) {
+    sections.set(e.section, [...(sections.get(e.section) ?? []), `   ${name.padEnd(18)} ${e.summary}`]);
+  }
+  for (const [s, cmds] of sections) lines.push('', s, ...cmds);
+  lines.push('', "See 'flux help COMMAND' for more information about a specific command.");
+  return lines.join('\n') + '\n';
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || (cmd === 'help' && rest.length === 0)) {
+    out.write(help());
+    if (cmd === undefined) throw new Exit(1);
+    return;
+  }
+  if (cmd === '-V' || cmd === '--version') return version(rest);
+  if (cmd === 'help') return main([rest[0], '--help']);
+  const e = COMMANDS[cmd];
+  if (!e) {
+    errln(`flux: \`${cmd}' is not a flux command.  See 'flux --help'`);
+    throw new Exit(1);
+  }
+  await e.run(rest);
+}
+
+main(process.argv.slice(2))
+  .then(() => out.flush())
+  .then(() => process.exit(0))
+  .catch(async (e: unknown) => {
+    await out.flush();
+    if (e instanceof Exit) process.exit(e.status);
+    errln(`flux: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    process.exit(1);
+  });

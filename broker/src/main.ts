@@ -1,0 +1,122 @@
+/**
+ * Broker process entry: one per rank, forked by `flux start` (broker/src/cmd/start.ts)
+ * with an IPC channel. Arguments:
+ *   --rank=R --size=N --rundir=DIR --topo=SPEC [-S NAME=VALUE]... [-- CMD ARGS...]
+ * The IPC channel is the lifeline: when `flux start` dies, so does every broker.
+ */
+import * as path from 'node:path';
+import { Broker, localUri } from './broker/broker';
+import { InitialProgram } from './broker/initial-program';
+
+interface Args {
+  rank: number;
+  size: number;
+  rundir: string;
+  topo: string;
+  attrs: Record<string, string>;
+  command: string[];
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { rank: -1, size: -1, rundir: '', topo: 'kary:32', attrs: {}, command: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const s = argv[i];
+    if (s === '--') {
+      a.command = argv.slice(i + 1);
+      break;
+    }
+    const m = /^--(rank|size|rundir|topo)=(.*)$/.exec(s);
+    if (m) {
+      if (m[1] === 'rank') a.rank = Number(m[2]);
+      else if (m[1] === 'size') a.size = Number(m[2]);
+      else if (m[1] === 'rundir') a.rundir = m[2];
+      else a.topo = m[2];
+    } else if (s === '-S') {
+      const kv = argv[++i] ?? '';
+      const eq = kv.indexOf('=');
+      if (eq > 0) a.attrs[kv.slice(0, eq)] = kv.slice(eq + 1);
+    } else {
+      throw new Error(`unknown argument '${s}'`);
+    }
+  }
+  if (!(a.rank >= 0 && a.size > a.rank && a.rundir)) throw new Error('usage: broker --rank=R --size=N --rundir=DIR [--topo=SPEC] [-S K=V]... [-- CMD]');
+  return a;
+}
+
+/** Put this build's `flux` first on PATH, as flux-core does for the programs it runs. */
+function withFluxOnPath(p: string | undefined): string {
+  const bin = path.join(__dirname, 'bin');
+  return p ? `${bin}:${p}` : bin;
+}
+
+type LauncherMessage = { type: 'shutdown' };
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const broker = new Broker({ rank: args.rank, size: args.size, rundir: args.rundir, topo: args.topo, attrs: args.attrs });
+  const program = new InitialProgram();
+  let exiting = false;
+
+  const exit = (status: number): void => {
+    if (exiting) return;
+    exiting = true;
+    // Let ZeroMQ hand off the last messages (linger) before the process goes.
+    void broker.close().finally(() => setTimeout(() => process.exit(status), 5));
+  };
+
+  // Lifeline: `flux start` (or the extension) went away without a clean stop.
+  process.on('disconnect', () => {
+    program.kill('SIGKILL');
+    process.exit(1);
+  });
+  // Ctrl-C reaches the whole foreground group; `flux start` coordinates the stop.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {
+    program.kill('SIGTERM');
+    exit(143);
+  });
+
+  let stopping = false;
+  const leaderShutdown = async (status: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await broker.shutdownChildren();
+    exit(status);
+  };
+
+  broker.onShutdownRequest = () => broker.shutdownChildren();
+  broker.onShutdownConfirmed = () => exit(0);
+
+  if (args.rank === 0) {
+    let requested: number | undefined;
+    process.on('message', (msg: LauncherMessage) => {
+      if (msg?.type !== 'shutdown') return;
+      if (program.running) {
+        // The initial program's status (128+1 for SIGHUP) becomes the instance's.
+        program.kill('SIGHUP');
+        setTimeout(() => program.kill('SIGKILL'), 2000).unref();
+      } else {
+        requested = 0;
+        void leaderShutdown(0);
+      }
+    });
+    broker.onRun = () => {
+      const uri = localUri(args.rundir, 0);
+      process.send?.({ type: 'run', uri });
+      if (requested !== undefined) return;
+      if (args.attrs['broker.rc2_none'] !== undefined && args.command.length === 0) return;
+      const env = { ...process.env, FLUX_URI: uri, PATH: withFluxOnPath(process.env.PATH) };
+      void program.run(args.command, env).then((res) => {
+        if (res.error) process.stderr.write(`flux-start: ${res.error}\n`);
+        void leaderShutdown(res.status);
+      });
+    };
+  }
+
+  await broker.start();
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`flux-broker: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
