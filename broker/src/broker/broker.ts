@@ -27,7 +27,8 @@ import { routeRequest } from './route';
 import { ServiceTable, type Responder } from './service';
 import { descendants, level, maxLevel, parseTopology, subtree, type Topology } from './topology';
 
-export const FLUX_VERSION = '0.88.0';
+export { FLUX_VERSION } from '../common/libflux/version';
+import { FLUX_VERSION } from '../common/libflux/version';
 
 export interface BrokerConfig {
   rank: number;

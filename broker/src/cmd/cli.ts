@@ -26,7 +26,7 @@ class Stdout {
     }
     this.buf.push(s);
     this.size += s.length;
-    if (this.size >= 4096) this.flush();
+    if (this.size >= 4096) void this.flush();
   }
 
   flush(): Promise<void> {

@@ -1,5 +1,5 @@
 /** `flux version`: component versions, and the broker's when an instance is reachable. */
-import { FLUX_VERSION } from '../broker/broker';
+import { FLUX_VERSION } from '../common/libflux/version';
 import { Flux } from '../common/libflux/handle';
 import { out } from './cli';
 
@@ -20,14 +20,5 @@ export async function version(_argv: string[]): Promise<void> {
     }
     out.write(`FLUX_URI:\t\t${uri}\n`);
   }
-  out.write(`build-options:\t\t+zmq==${zmqVersion()}+node==${process.versions.node}\n`);
-}
-
-function zmqVersion(): string {
-  // Read from the package metadata rather than loading the native addon in the CLI.
-  try {
-    return (require('zeromq/package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
+  out.write(`build-options:\t\t+node==${process.versions.node}\n`);
 }
