@@ -53,6 +53,9 @@ type LauncherMessage = { type: 'shutdown' };
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  // Shows as flux-broker-R in ps and /proc/PID/status, as flux-core's brokers do
+  // (flux uri pid:PID relies on it).
+  process.title = `flux-broker-${args.rank}`;
   const broker = new Broker({ rank: args.rank, size: args.size, rundir: args.rundir, topo: args.topo, attrs: args.attrs });
   const program = new InitialProgram();
   let exiting = false;

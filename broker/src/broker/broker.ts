@@ -68,6 +68,7 @@ export class Broker {
   private readonly internal = new Map<number, (m: Message) => void>();
   private nextTag = 1;
   state: BrokerState = 'join';
+  private started = false;
   /** Called once the whole instance is up (rank 0) or this subtree joined (others). */
   onRun: () => void = () => {};
   /** Called when a parent asks this subtree to shut down; the reply goes after it resolves. */
@@ -129,12 +130,14 @@ export class Broker {
 
   /** Bind, listen, connect; resolves when this broker's sockets are ready. */
   async start(): Promise<void> {
+    // Parent link first: children may report in while we are still binding.
+    const parent = this.topo.parent(this.rank);
+    if (parent !== undefined) this.overlay.connectParent(this.attrs.get('tbon.parent-endpoint')!, this.uuid);
     if (this.topo.children(this.rank).length > 0) {
       await this.overlay.bindChildren(this.attrs.get('tbon.endpoint')!);
     }
     await this.connector.listen(this.cfg.rundir + `/local-${this.rank}`);
-    const parent = this.topo.parent(this.rank);
-    if (parent !== undefined) this.overlay.connectParent(this.attrs.get('tbon.parent-endpoint')!, this.uuid);
+    this.started = true;
     this.checkJoined();
   }
 
@@ -142,7 +145,7 @@ export class Broker {
 
   /** Once every child reported its subtree, tell the parent (or, on rank 0, run). */
   private checkJoined(): void {
-    if (this.state !== 'join') return;
+    if (!this.started || this.state !== 'join') return;
     if (this.topo.children(this.rank).some((c) => !this.childUuid.has(c))) return;
     this.state = 'quorum';
     const parent = this.topo.parent(this.rank);

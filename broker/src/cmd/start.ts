@@ -59,7 +59,7 @@ export async function start(argv: string[]): Promise<void> {
   try {
     parseTopology(topo, size);
   } catch (e) {
-    die(PROG, `tbon.topo=${topo}: ${errText(e)}`);
+    die(PROG, `tbon.topo=${topo}: ${e instanceof Error ? e.message : String(e)}`);
   }
 
   let exitTimeout = 20;
