@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { FLUX, flux, waitGone } from './helpers';
+import { Flux } from '../../broker/src/common/libflux/handle';
 
 test('flux start --test-size=4 flux getattr size prints 4 (as flux-core does)', async () => {
   const r = await flux(['start', '--test-size=4', 'flux', 'getattr', 'size']);
@@ -68,8 +69,7 @@ test('SIGKILL of flux start leaves no broker and no initial program behind', asy
   const pidfile = path.join(dir, 'pids');
   // The initial program records every broker's pid and its own, then sleeps.
   const script = `for r in 0 1 2 3; do flux ping -c1 -r $r broker >/dev/null; done; ` +
-    `for a in 0 1 2 3; do :; done; echo $$ > ${pidfile}.prog; ` +
-    `node -e 'const {Flux}=require(process.argv[1]);' 2>/dev/null; sleep 600 & echo $! > ${pidfile}.sleep; wait`;
+    `echo $$ > ${pidfile}.prog; sleep 600 & echo $! > ${pidfile}.sleep; wait`;
   const launcher = spawn(process.execPath, [FLUX, 'start', '-s4', '-S', 'tbon.topo=kary:2', `--test-rundir=${dir}`, 'sh', '-c', script], { stdio: 'ignore' });
   const deadline = Date.now() + 20_000;
   while (!fs.existsSync(`${pidfile}.sleep`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -80,7 +80,6 @@ test('SIGKILL of flux start leaves no broker and no initial program behind', asy
     const g = await flux(['ping', '-c1', `${r}`], { ...process.env, FLUX_URI: uri });
     assert.equal(g.status, 0, g.stderr);
   }
-  const { Flux } = await import('../../broker/src/common/libflux/handle');
   const h = await Flux.open(uri);
   for (let r = 0; r < 4; r++) pids.push(Number((await h.rpc('attr.get', { name: 'broker.pid' }, { nodeid: r }).get<{ value: string }>()).value));
   h.close();
