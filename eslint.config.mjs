@@ -21,9 +21,9 @@ export default tseslint.config(
     },
   },
   {
-    // Only the extension (and the suites that run inside VS Code) may import `vscode`.
+    // Only the extension (and the suites that run inside VS Code's extension host) may import `vscode`.
     files: ['**/*.ts', '**/*.js', '**/*.mjs'],
-    ignores: ['extension/**', 'test/e2e/suite/**'],
+    ignores: ['extension/**', 'test/e2e/suite/**', 'bench/activation-suite.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: '`vscode` may only be imported under extension/.' }] }],
       'no-restricted-modules': 'off',
