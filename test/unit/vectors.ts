@@ -33,6 +33,9 @@ export interface VectorFile {
 export const VECTOR_DIR = path.resolve(__dirname, '../../../shared/vectors');
 
 export function loadVectors(): Map<string, VectorFile> {
+  if (!fs.existsSync(VECTOR_DIR)) {
+    throw new Error(`${VECTOR_DIR} not found: the recorded flux-core vectors live in shared/ beside this repository (CI provides it)`);
+  }
   const out = new Map<string, VectorFile>();
   for (const f of fs.readdirSync(VECTOR_DIR).filter((n) => n.endsWith('.json')).sort()) {
     out.set(f, JSON.parse(fs.readFileSync(path.join(VECTOR_DIR, f), 'utf8')) as VectorFile);
