@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Optparse, UsageError, last } from '../../broker/src/common/liboptparse/optparse';
+import { UsageError, last } from '../../broker/src/common/liboptparse/optparse';
+import { PING_OPTIONS } from '../../broker/src/cmd/ping';
 
 const BEHAVIOUR = path.resolve(__dirname, '../../../shared/reference/flux-core-behaviour');
 
@@ -12,14 +13,7 @@ function recorded(file: string): string {
   return lines.slice(1, lines.findIndex((l) => l.startsWith('[exit status'))).join('\n') + '\n';
 }
 
-const ping = new Optparse('flux-ping', [
-  { name: 'rank', key: 'r', hasArg: 1, arginfo: 'RANK', usage: 'Find target on a specific broker rank' },
-  { name: 'pad', key: 'p', hasArg: 1, arginfo: 'N', usage: 'Include in the payload a string of length N bytes' },
-  { name: 'interval', key: 'i', hasArg: 1, arginfo: 'N', usage: 'Specify the delay, in seconds, between successive requests' },
-  { name: 'count', key: 'c', hasArg: 1, arginfo: 'N', usage: 'Specify the number of requests to send' },
-  { name: 'batch', key: 'b', usage: 'Begin processing responses after all requests are sent' },
-  { name: 'userid', key: 'u', usage: 'Include userid and rolemask in ping output' },
-], '[OPTIONS] TARGET');
+const ping = PING_OPTIONS;
 
 test('usage text is laid out exactly as flux-core prints it (flux ping --help)', () => {
   assert.equal(ping.usage(), recorded('ping-help.txt'));

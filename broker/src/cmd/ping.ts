@@ -32,15 +32,17 @@ function intOpt(o: ReturnType<Optparse['parse']>, name: string, dflt: number): n
   return n;
 }
 
+export const PING_OPTIONS = new Optparse(PROG, [
+  { name: 'rank', key: 'r', hasArg: 1, arginfo: 'RANK', usage: 'Find target on a specific broker rank' },
+  { name: 'pad', key: 'p', hasArg: 1, arginfo: 'N', usage: 'Include in the payload a string of length N bytes' },
+  { name: 'interval', key: 'i', hasArg: 1, arginfo: 'N', usage: 'Specify the delay, in seconds, between successive requests' },
+  { name: 'count', key: 'c', hasArg: 1, arginfo: 'N', usage: 'Specify the number of requests to send' },
+  { name: 'batch', key: 'b', usage: 'Begin processing responses after all requests are sent' },
+  { name: 'userid', key: 'u', usage: 'Include userid and rolemask in ping output' },
+], '[OPTIONS] TARGET');
+
 export async function ping(argv: string[]): Promise<void> {
-  const p = new Optparse(PROG, [
-    { name: 'rank', key: 'r', hasArg: 1, arginfo: 'RANK', usage: 'Find target on a specific broker rank' },
-    { name: 'pad', key: 'p', hasArg: 1, arginfo: 'N', usage: 'Include in the payload a string of length N bytes' },
-    { name: 'interval', key: 'i', hasArg: 1, arginfo: 'N', usage: 'Specify the delay, in seconds, between successive requests' },
-    { name: 'count', key: 'c', hasArg: 1, arginfo: 'N', usage: 'Specify the number of requests to send' },
-    { name: 'batch', key: 'b', usage: 'Begin processing responses after all requests are sent' },
-    { name: 'userid', key: 'u', usage: 'Include userid and rolemask in ping output' },
-  ], '[OPTIONS] TARGET');
+  const p = PING_OPTIONS;
   const o = parseOrExit(p, argv);
   const padBytes = intOpt(o, 'pad', 0);
   if (padBytes < 0) die(PROG, 'pad must be >= 0');
