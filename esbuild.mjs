@@ -16,6 +16,8 @@ const common = {
 const entries = [
   // broker process: one per rank, spawned by `flux start` (or the extension)
   { entryPoints: ['broker/src/main.ts'], outfile: 'dist/broker.js' },
+  // broker modules: one bundle each, loaded into a broker's worker thread
+  { entryPoints: ['broker/src/modules/heartbeat/heartbeat.ts'], outfile: 'dist/modules/heartbeat.js' },
   // the `flux` command line
   { entryPoints: ['broker/src/cmd/flux.ts'], outfile: 'dist/flux.js', banner: { js: '#!/usr/bin/env node' } },
   // VS Code extension host

@@ -89,6 +89,8 @@ async function main(): Promise<void> {
 
   broker.onShutdownRequest = () => broker.shutdownChildren();
   broker.onShutdownConfirmed = () => exit(0);
+  // flux-core: a broker that lost its parent cannot rejoin; it exits (and so does its subtree).
+  broker.onLostParent = () => exit(1);
 
   if (args.rank === 0) {
     let requested: number | undefined;

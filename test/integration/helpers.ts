@@ -44,8 +44,8 @@ export interface Instance {
 }
 
 /** A persistent instance (no initial program), as the extension runs one. */
-export function startInstance(size: number, attrs: string[] = []): Promise<Instance> {
-  const args = ['start', `--test-size=${size}`, '-S', 'broker.rc2_none=1'];
+export function startInstance(size: number, attrs: string[] = [], startOptions: string[] = []): Promise<Instance> {
+  const args = ['start', `--test-size=${size}`, ...startOptions, '-S', 'broker.rc2_none=1'];
   for (const a of attrs) args.push('-S', a);
   const launcher = fork(FLUX, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<number | null>((res) => launcher.once('exit', (code) => res(code)));

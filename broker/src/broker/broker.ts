@@ -5,10 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { errno, FluxError } from '../common/libflux/errno';
 import {
   FLAG_NORESPONSE,
   FLAG_ROUTE,
+  MSGTYPE_EVENT,
   MSGTYPE_REQUEST,
   MSGTYPE_RESPONSE,
   ROLE_LOCAL,
@@ -21,9 +23,13 @@ import {
 } from '../common/libflux/message';
 import { Attributes, ATTR_IMMUTABLE } from './attr';
 import { ConnectorLocal, type ClientConn } from './connector-local';
+import { EventDistributor } from './event';
+import { ModuleHost } from './module-host';
 import { BrokerLog } from './log';
+import { LogService, upstreamAppend } from './log-service';
 import { Overlay } from './overlay';
-import { routeRequest } from './route';
+import { OverlayMonitor } from './overlay-monitor';
+import { routeRequest, serviceOf } from './route';
 import { ServiceTable, type Responder } from './service';
 import { descendants, level, maxLevel, parseTopology, subtree, type Topology } from './topology';
 
@@ -58,8 +64,13 @@ export class Broker {
   readonly topo: Topology;
   readonly attrs = new Attributes();
   readonly log: BrokerLog;
+  readonly logService: LogService;
   readonly services: ServiceTable;
+  readonly events: EventDistributor;
+  readonly modules: ModuleHost;
   private readonly overlay: Overlay;
+  /** Child link health, keepalives and failure handling (overlay-monitor.ts). */
+  readonly monitor: OverlayMonitor;
   private readonly connector: ConnectorLocal;
   private readonly owner = os.userInfo().uid;
   private parentUuid: string | undefined;
@@ -75,30 +86,81 @@ export class Broker {
   onShutdownRequest: () => Promise<void> = async () => {};
   /** Called after this broker confirmed its shutdown to its parent. */
   onShutdownConfirmed: () => void = () => {};
+  /** Called when the parent broker went away while this one was running: it must exit. */
+  onLostParent: () => void = () => {};
 
   constructor(private readonly cfg: BrokerConfig) {
     this.rank = cfg.rank;
     this.size = cfg.size;
     this.topo = parseTopology(cfg.topo, cfg.size);
-    this.log = new BrokerLog(cfg.rank);
+    this.log = new BrokerLog(cfg.rank, this.attrs);
+    this.log.forward = (line) => this.routeRequest(upstreamAppend(this.rank, this.owner, line));
+    this.logService = new LogService(this.log);
     this.services = new ServiceTable((m) => this.sendResponse(m), (s) => this.log.err(s));
     this.overlay = new Overlay({
       fromParent: (m) => this.fromParent(m),
       fromChild: (uuid, m) => this.fromChild(uuid, m),
       protocolError: (where, e) => this.log.err(`overlay: ${where}: ${e instanceof Error ? e.message : String(e)}`),
+      childDisconnected: () => this.monitor.childDisconnected(),
+      parentDisconnected: () => this.monitor.parentDisconnected(),
+    });
+    this.monitor = new OverlayMonitor({
+      rank: this.rank,
+      parent: this.topo.parent(this.rank),
+      children: this.topo.children(this.rank),
+      uuid: this.uuid,
+      owner: this.owner,
+      shuttingDown: () => this.state === 'shutdown' || this.state === 'exit',
+      routeRequest: (m) => this.routeRequest(m),
+      sendChild: (uuid, m) => this.overlay.sendChild(uuid, m),
+      failRequest: (m, errnum) => this.failRequest(m, errnum),
+      forgetChild: (rank, uuid) => {
+        if (this.childUuid.get(rank) === uuid) this.childUuid.delete(rank);
+        this.childRank.delete(uuid);
+      },
+      lostParent: () => this.onLostParent(),
+      logErr: (s) => this.log.err(s),
+      logDebug: (s) => this.log.debug(s),
     });
     this.connector = new ConnectorLocal(this.owner, {
       request: (m) => this.routeRequest(m),
       other: (m, c) => this.fromClientOther(m, c),
-      disconnected: () => {},
+      disconnected: (c) => this.logService.disconnect(c.uuid),
       log: (s) => this.log.err(s),
     });
     this.setAttributes();
+    this.events = new EventDistributor({
+      rank: this.rank,
+      owner: this.owner,
+      toParent: (m) => void this.overlay.sendParent(m).catch(() => this.log.err(`event ${m.topic}: parent unreachable`)),
+      toChildren: (m) => {
+        for (const uuid of this.childRank.keys()) void this.overlay.sendChild(uuid, m).catch(() => {});
+      },
+      deliverLocal: (m) => this.connector.deliverEvent(m, this.uuid),
+    });
+    this.events.registerService(this.services);
+    this.modules = new ModuleHost(
+      path.join(__dirname, 'modules'),
+      { rank: this.rank, size: this.size, attrs: {} },
+      {
+        request: (m) => this.routeRequest(m),
+        response: (m) => this.sendResponse(m),
+        event: (m) => this.events.publish(m),
+        log: (s) => this.log.err(s),
+      },
+      [
+        { name: 'connector-local', services: ['connector-local'] },
+        { name: 'overlay', services: ['overlay'] },
+      ],
+    );
+    this.modules.registerService(this.services);
     this.attrs.registerService(this.services);
+    this.logService.register(this.services);
     this.services.register('broker.ping', (r) => this.ping(r));
     this.services.register('overlay.hello', (r) => this.hello(r));
     this.services.register('overlay.topology', (r) => this.topology(r));
     this.services.register('overlay.shutdown', (r) => this.shutdownRequest(r));
+    this.monitor.register(this.services);
   }
 
   private setAttributes(): void {
@@ -137,6 +199,10 @@ export class Broker {
       await this.overlay.bindChildren(this.attrs.get('tbon.endpoint')!);
     }
     await this.connector.listen(this.cfg.rundir + `/local-${this.rank}`);
+    // What flux-core's rc1 loads on every rank that exists here so far.
+    for (const name of ['heartbeat']) {
+      await this.modules.load(this.modules.resolve(name), []).catch((e: unknown) => this.log.err(`rc1: load ${name}: ${e instanceof Error ? e.message : String(e)}`));
+    }
     this.started = true;
     this.checkJoined();
   }
@@ -153,7 +219,7 @@ export class Broker {
       this.enterRun();
       return;
     }
-    this.rpc('overlay.hello', { rank: this.rank, uuid: this.uuid, version: FLUX_VERSION, status: 'full', hostname: os.hostname() }, parent)
+    this.rpc('overlay.hello', { rank: this.rank, uuid: this.uuid, version: FLUX_VERSION, status: this.monitor.health.status, hostname: os.hostname() }, parent)
       .then((m) => {
         this.parentUuid = getJson<{ uuid: string }>(m).uuid;
         this.enterRun();
@@ -163,12 +229,13 @@ export class Broker {
 
   private enterRun(): void {
     this.state = 'run';
+    this.monitor.start();
     this.log.debug(`run: ${this.rank === 0 ? 'instance is up' : 'joined parent'}`);
     this.onRun();
   }
 
   private hello(r: Responder): void {
-    const p = r.json<{ rank?: unknown; uuid?: unknown }>();
+    const p = r.json<{ rank?: unknown; uuid?: unknown; status?: unknown }>();
     const from = r.msg.routes[0];
     if (typeof p.rank !== 'number' || typeof p.uuid !== 'string' || p.uuid !== from) throw new FluxError(errno.EPROTO);
     if (this.topo.parent(p.rank) !== this.rank) throw new FluxError(errno.EINVAL, `rank ${p.rank} is not a child of rank ${this.rank}`);
@@ -176,6 +243,7 @@ export class Broker {
     if (old) this.childRank.delete(old);
     this.childUuid.set(p.rank, p.uuid);
     this.childRank.set(p.uuid, p.rank);
+    this.monitor.childJoined(p.rank, p.uuid, p.status);
     r.respond({ uuid: this.uuid });
     this.checkJoined();
   }
@@ -200,19 +268,26 @@ export class Broker {
   private fromParent(m: Message): void {
     if (m.type === MSGTYPE_REQUEST) this.routeRequest(m, true);
     else if (m.type === MSGTYPE_RESPONSE) this.sendResponse(m, true);
+    else if (m.type === MSGTYPE_EVENT) this.events.fromParent(m);
   }
 
   private fromChild(uuid: string, m: Message): void {
+    const crank = this.childRank.get(uuid);
+    if (crank !== undefined) this.monitor.fromChild(crank, m, m.type === MSGTYPE_RESPONSE);
     if (m.type === MSGTYPE_REQUEST) {
       this.routeRequest(m, true);
     } else if (m.type === MSGTYPE_RESPONSE) {
       if (!this.childRank.has(uuid)) return;
       this.sendResponse(m, true);
+    } else if (m.type === MSGTYPE_EVENT) {
+      m.rolemask &= ~ROLE_LOCAL;
+      this.events.publish(m);
     }
   }
 
   private fromClientOther(m: Message, _c: ClientConn): void {
     if (m.type === MSGTYPE_RESPONSE) this.sendResponse(m);
+    else if (m.type === MSGTYPE_EVENT) this.events.publish(m);
   }
 
   /** Send a request one hop on its way. `remote` = it arrived over the TBON. */
@@ -220,10 +295,16 @@ export class Broker {
     // The LOCAL role means "entered the instance on this broker": it does not survive a TBON hop.
     if (remote) m.rolemask &= ~ROLE_LOCAL;
     const topic = m.topic ?? '';
-    const d = routeRequest(this.rank, this.topo, m.aux1, m.flags, topic, this.services.has(topic));
+    const moduleUuid = this.modules.owner(serviceOf(topic));
+    const d = routeRequest(this.rank, this.topo, m.aux1, m.flags, topic, moduleUuid !== undefined || this.services.has(topic));
     switch (d.to) {
       case 'local':
-        this.services.dispatch(m, (r) => this.ping(r));
+        if (moduleUuid) {
+          this.modules.deliver(moduleUuid, m);
+        } else {
+          this.modules.touchBuiltin(serviceOf(topic));
+          this.services.dispatch(m, (r) => this.ping(r));
+        }
         return;
       case 'parent':
         this.overlay.sendParent(m).catch(() => this.failRequest(m, errno.EHOSTUNREACH));
@@ -234,11 +315,12 @@ export class Broker {
           this.failRequest(m, errno.EHOSTUNREACH);
           return;
         }
+        this.monitor.forwarding(d.rank, m);
         m.flags |= FLAG_ROUTE;
         m.routes.unshift(this.uuid);
-        this.overlay.sendChild(uuid, m).catch(() => {
+        this.overlay.sendChild(uuid, m).catch((e: unknown) => {
           m.routes.shift();
-          this.failRequest(m, errno.EHOSTUNREACH);
+          this.monitor.sendFailed(d.rank, m, e);
         });
         return;
       }
@@ -271,6 +353,8 @@ export class Broker {
     const client = this.connector.get(hop);
     if (client) {
       client.send(m);
+    } else if (this.modules.hasModule(hop)) {
+      this.modules.deliver(hop, m);
     } else if (hop === this.parentUuid) {
       this.overlay.sendParent(m).catch(() => this.log.err(`lost a response to the parent: ${m.topic}`));
     } else if (this.childRank.has(hop)) {
@@ -309,7 +393,7 @@ export class Broker {
       .filter((c) => this.childUuid.has(c))
       .map((c) =>
         Promise.race([
-          this.rpc('overlay.shutdown', {}, c).then(() => undefined, () => undefined),
+          this.rpc('overlay.shutdown', {}, c).then(() => this.monitor.childShutdown(c), () => undefined),
           new Promise<void>((res) => setTimeout(res, timeoutMs).unref()),
         ]),
       );
@@ -325,6 +409,9 @@ export class Broker {
 
   async close(): Promise<void> {
     this.state = 'exit';
+    await this.modules.removeAll();
+    this.monitor.goodbye();
+    this.monitor.stop();
     this.connector.close();
     await this.overlay.close();
   }

@@ -6,12 +6,19 @@
 import * as net from 'node:net';
 import * as fs from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
+import { errno } from '../common/libflux/errno';
 import {
+  FLAG_NORESPONSE,
+  FLAG_PRIVATE,
   FLAG_ROUTE,
+  MSGTYPE_EVENT,
   MSGTYPE_REQUEST,
   ROLE_LOCAL,
   ROLE_OWNER,
   USERID_UNKNOWN,
+  deriveErrorResponse,
+  deriveResponse,
+  getJson,
   type Message,
 } from '../common/libflux/message';
 import { UsockDecoder, encodeUsock } from '../common/libflux/usock';
@@ -33,6 +40,10 @@ export interface ConnectorHandlers {
 class Conn implements ClientConn {
   readonly uuid = randomUUID();
   readonly decoder = new UsockDecoder();
+  /** Event topic prefixes this client subscribed to (a multiset: subscribe twice, unsubscribe twice). */
+  readonly subscriptions: string[] = [];
+  /** The socket is owner-only (0700 rundir), so every client is the instance owner. */
+  readonly userid = process.getuid?.() ?? 0;
   constructor(readonly sock: net.Socket) {}
   send(m: Message): void {
     if (!this.sock.destroyed) this.sock.write(encodeUsock(m));
@@ -92,11 +103,59 @@ export class ConnectorLocal {
     if (m.userid === USERID_UNKNOWN) m.userid = this.owner;
     if (m.rolemask === 0) m.rolemask = ROLE_OWNER | ROLE_LOCAL;
     if (m.type === MSGTYPE_REQUEST) {
+      if (m.topic === 'event.subscribe' || m.topic === 'event.unsubscribe') {
+        this.subscription(c, m);
+        return;
+      }
       m.flags |= FLAG_ROUTE;
       m.routes.unshift(c.uuid);
       this.h.request(m, c);
     } else {
+      // Events a client sends carry its hop too (flux-core's do).
+      if (m.type === MSGTYPE_EVENT) {
+        m.flags |= FLAG_ROUTE;
+        m.routes.unshift(c.uuid);
+      }
       this.h.other(m, c);
+    }
+  }
+
+  /**
+   * event.subscribe / event.unsubscribe {"topic"}: answered here, as flux-core's
+   * connector does (its replies carry userid unknown and the owner role).
+   */
+  private subscription(c: Conn, req: Message): void {
+    let topic: unknown;
+    try {
+      topic = getJson<{ topic?: unknown }>(req).topic;
+    } catch {
+      topic = undefined;
+    }
+    let resp: Message;
+    if (typeof topic !== 'string') {
+      resp = deriveErrorResponse(req, errno.EPROTO);
+    } else {
+      if (req.topic === 'event.subscribe') {
+        c.subscriptions.push(topic);
+        resp = deriveResponse(req);
+      } else {
+        const i = c.subscriptions.indexOf(topic);
+        if (i >= 0) c.subscriptions.splice(i, 1);
+        resp = i >= 0 ? deriveResponse(req) : deriveErrorResponse(req, errno.ENOENT);
+      }
+    }
+    resp.userid = USERID_UNKNOWN;
+    resp.rolemask = ROLE_OWNER;
+    if (!(req.flags & FLAG_NORESPONSE)) c.send(resp);
+  }
+
+  /** Give a numbered event to every client subscribed to a prefix of its topic. */
+  deliverEvent(m: Message, hop: string): void {
+    const topic = m.topic ?? '';
+    for (const c of this.conns.values()) {
+      if (!c.subscriptions.some((p) => topic.startsWith(p))) continue;
+      if (m.flags & FLAG_PRIVATE && m.userid !== this.owner && m.userid !== c.userid) continue;
+      c.send({ ...m, flags: m.flags | FLAG_ROUTE, routes: [hop, ...m.routes] });
     }
   }
 

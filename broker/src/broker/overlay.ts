@@ -27,6 +27,10 @@ export interface OverlayHandlers {
   fromChild(uuid: string, m: Message): void;
   /** Undecodable input: logged, never fatal. */
   protocolError(where: string, err: unknown): void;
+  /** Some child's connection dropped (ZeroMQ does not say whose: the broker probes). */
+  childDisconnected?(): void;
+  /** The connection to the parent dropped. */
+  parentDisconnected?(): void;
 }
 
 export class Overlay {
@@ -40,11 +44,14 @@ export class Overlay {
 
   /** Bind the children's socket (ipc:// or tcp://). Returns the endpoint actually bound. */
   async bindChildren(endpoint: string): Promise<string> {
-    const r = new zmq.Router({ mandatory: true, linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    // sendTimeout 0: with no high-water mark a send can only fail to go out when the peer's
+    // pipe is being torn down (it died); waiting for it would stall every child's sends.
+    const r = new zmq.Router({ mandatory: true, linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0 });
     await r.bind(endpoint);
     this.router = r;
     this.routerQ = new SendQueue(r);
     void this.receiveChildren(r);
+    void this.watchDisconnects(r, () => this.h.childDisconnected?.());
     return r.lastEndpoint ?? endpoint;
   }
 
@@ -54,6 +61,18 @@ export class Overlay {
     this.dealer = d;
     this.dealerQ = new SendQueue(d);
     void this.receiveParent(d);
+    void this.watchDisconnects(d, () => this.h.parentDisconnected?.());
+  }
+
+  /** Socket monitor: call `cb` on each 'disconnect' event until the socket closes. */
+  private async watchDisconnects(sock: zmq.Router | zmq.Dealer, cb: () => void): Promise<void> {
+    try {
+      for await (const ev of sock.events) {
+        if (ev.type === 'disconnect' && !this.closing) cb();
+      }
+    } catch (e) {
+      if (!this.closing) this.h.protocolError('socket monitor', e);
+    }
   }
 
   private async receiveChildren(r: zmq.Router): Promise<void> {
@@ -111,7 +130,8 @@ export class Overlay {
     try {
       await this.routerQ.send([Buffer.from(uuid, 'utf8'), ...encodeFrames(m)]);
     } catch (e) {
-      throw (e as { code?: string }).code === 'EHOSTUNREACH' ? new FluxError(errno.EHOSTUNREACH) : FluxError.fromNode(e);
+      const code = (e as { code?: string }).code;
+      throw code === 'EHOSTUNREACH' || code === 'EAGAIN' ? new FluxError(errno.EHOSTUNREACH) : FluxError.fromNode(e);
     }
   }
 

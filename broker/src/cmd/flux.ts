@@ -4,6 +4,11 @@
  */
 import { Exit, errln, out, type Command } from './cli';
 import { getattr, lsattr, setattr } from './attr';
+import { dmesg } from './dmesg';
+import { logger } from './logger';
+import { event } from './event';
+import { module } from './module';
+import { overlay } from './overlay';
 import { ping } from './ping';
 import { start } from './start';
 import { uri } from './uri';
@@ -22,6 +27,11 @@ const COMMANDS: Record<string, Entry> = {
   getattr: { run: getattr, summary: 'get a broker attribute', section: 'get resource, queue and other instance information' },
   setattr: { run: setattr, summary: 'set a broker attribute', section: 'get resource, queue and other instance information' },
   lsattr: { run: lsattr, summary: 'list broker attributes', section: 'get resource, queue and other instance information' },
+  module: { run: module, summary: 'manage broker modules', section: 'other useful commands' },
+  event: { run: event, summary: 'publish and subscribe to Flux events', section: 'other useful commands' },
+  dmesg: { run: dmesg, summary: 'manipulate broker log ring buffer', section: 'other useful commands' },
+  logger: { run: logger, summary: 'create a Flux log entry', section: 'other useful commands' },
+  overlay: { run: overlay, summary: 'Show flux overlay network status', section: 'get resource, queue and other instance information' },
   ping: { run: ping, summary: 'measure round-trip latency to a service', section: 'get resource, queue and other instance information' },
 };
 

@@ -58,7 +58,9 @@ class SocketTransport implements Transport {
     this.closeCb = cb;
   }
   close(): void {
-    this.sock.destroy();
+    // end(), not destroy(): what was written (a fire-and-forget event) still goes out.
+    this.sock.end();
+    this.sock.unref();
   }
   ref(): void {
     this.sock.ref();

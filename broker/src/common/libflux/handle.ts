@@ -11,6 +11,7 @@ import {
   FLAG_ROUTE,
   FLAG_STREAMING,
   FLAG_UPSTREAM,
+  MSGTYPE_EVENT,
   MSGTYPE_REQUEST,
   MSGTYPE_RESPONSE,
   NODEID_ANY,
@@ -122,6 +123,7 @@ export class Flux {
   private readonly abandoned = new Set<number>();
   private nextTag = 1;
   private freeTags: number[] = [];
+  private pinned = false;
   private closed: Error | undefined;
   private rank: number | undefined;
   private readonly handlers = new Set<MessageHandler>();
@@ -131,6 +133,11 @@ export class Flux {
     t.onData((c) => this.onData(c));
     t.onClose((err) => this.onClose(err));
     t.unref();
+  }
+
+  /** A handle over an already-established transport (a module's port to its broker). */
+  static attach(t: Transport, uri: string): Flux {
+    return new Flux(t, uri);
   }
 
   /** Connect to `uri` (default $FLUX_URI), waiting for the broker's handshake. */
@@ -188,7 +195,16 @@ export class Flux {
   private release(tag: number): void {
     this.pending.delete(tag);
     this.freeTags.push(tag);
-    if (this.pending.size === 0) this.t.unref();
+    if (this.pending.size === 0 && !this.pinned) this.t.unref();
+  }
+
+  /**
+   * Keep the process alive on this connection even with no RPC outstanding
+   * (a program that waits for events). By default an idle handle lets Node exit.
+   */
+  ref(): void {
+    this.pinned = true;
+    this.t.ref();
   }
 
   /** Internal: drop an RPC's queue; late responses are swallowed until its stream ends. */
@@ -196,7 +212,7 @@ export class Flux {
     if (this.pending.get(rpc.matchtag) !== rpc) return;
     this.pending.delete(rpc.matchtag);
     this.abandoned.add(rpc.matchtag);
-    if (this.pending.size === 0) this.t.unref();
+    if (this.pending.size === 0 && !this.pinned) this.t.unref();
   }
 
   /** Send a request; returns the Rpc that collects its response(s). */
@@ -251,6 +267,30 @@ export class Flux {
   async getattr(name: string): Promise<string> {
     const r = await this.rpc('attr.get', { name }).get<{ value: string }>();
     return r.value;
+  }
+
+  /** Receive events whose topic starts with `topic` ('' = all); see onEvent(). */
+  async subscribe(topic: string): Promise<void> {
+    await this.rpc('event.subscribe', { topic }).response();
+  }
+
+  async unsubscribe(topic: string): Promise<void> {
+    await this.rpc('event.unsubscribe', { topic }).response();
+  }
+
+  /** Events delivered to this handle (after subscribe()). */
+  onEvent(cb: (m: Message) => void): () => void {
+    return this.onMessage((m) => {
+      if (m.type === MSGTYPE_EVENT) cb(m);
+    });
+  }
+
+  /** Publish through rank 0 and wait for its sequence number (flux_event_publish). */
+  async publish(topic: string, payload?: Buffer, flags = 0): Promise<number> {
+    const req: Record<string, unknown> = { topic, flags };
+    if (payload && payload.length > 0) req.payload = payload.toString('base64');
+    const r = await this.rpc('event.publish', req, { nodeid: 0 }).get<{ seq: number }>();
+    return r.seq;
   }
 
   onMessage(h: MessageHandler): () => void {

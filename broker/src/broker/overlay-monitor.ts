@@ -1,0 +1,243 @@
+/**
+ * Watching the TBON links of one broker and acting on failures, the way
+ * flux-core's overlay does:
+ *
+ * - each child reports its subtree status to its parent (`overlay.status`,
+ *   no response) when it changes and every few seconds as a keepalive;
+ * - a child is `lost` when ZeroMQ says a connection dropped and a probe to it
+ *   fails (the ROUTER refuses to route to a peer that is gone), when a send to
+ *   it fails, or when it has been silent too long; requests in flight through
+ *   it and new ones into its subtree then fail with EHOSTUNREACH;
+ * - a child that confirmed `overlay.shutdown` is `offline`, not lost;
+ * - a broker whose parent connection drops while running has lost its parent
+ *   and must exit (it cannot rejoin).
+ *
+ * `overlay.health` answers `{rank, status, duration, children: [...]}`.
+ */
+import { errno, FluxError } from '../common/libflux/errno';
+import {
+  FLAG_NORESPONSE,
+  FLAG_ROUTE,
+  MSGTYPE_REQUEST,
+  ROLE_LOCAL,
+  ROLE_OWNER,
+  newMessage,
+  setJson,
+  type Message,
+} from '../common/libflux/message';
+import { OverlayHealth, isOnline, isStatus, type SubtreeStatus } from './overlay-health';
+import type { Responder, ServiceTable } from './service';
+
+export interface MonitorHost {
+  readonly rank: number;
+  readonly parent: number | undefined;
+  readonly children: number[];
+  readonly uuid: string;
+  readonly owner: number;
+  /** Broker state: losses during shutdown are departures, not failures. */
+  shuttingDown(): boolean;
+  /** Route a request this broker originates. */
+  routeRequest(m: Message): void;
+  /** Send straight to a child's socket (rejects with EHOSTUNREACH when it is gone). */
+  sendChild(uuid: string, m: Message): Promise<void>;
+  /** Answer a request with an error (on its route stack). */
+  failRequest(m: Message, errnum: number): void;
+  /** The child left for good: stop routing to it. */
+  forgetChild(rank: number, uuid: string): void;
+  /** The parent is gone: the broker must exit. */
+  lostParent(): void;
+  logErr(msg: string): void;
+  logDebug(msg: string): void;
+}
+
+export interface MonitorOptions {
+  /** How often a child reports to its parent. */
+  keepaliveMs?: number;
+  /** A child silent this long is lost. */
+  lostMs?: number;
+  /** After a ZeroMQ disconnect, probe the children at these delays (ms). */
+  probeDelays?: number[];
+}
+
+export class OverlayMonitor {
+  readonly health: OverlayHealth;
+  private readonly keepaliveMs: number;
+  private readonly lostMs: number;
+  private readonly probeDelays: number[];
+  private timers: NodeJS.Timeout[] = [];
+  private running = false;
+  private parentGone = false;
+
+  constructor(private readonly host: MonitorHost, opts: MonitorOptions = {}) {
+    this.health = new OverlayHealth(host.rank, host.children);
+    this.keepaliveMs = opts.keepaliveMs ?? 2000;
+    this.lostMs = opts.lostMs ?? 30_000;
+    this.probeDelays = opts.probeDelays ?? [0, 50, 250, 1000, 3000];
+  }
+
+  register(services: ServiceTable): void {
+    services.register('overlay.health', (r) => this.healthRequest(r));
+    services.register('overlay.status', (r) => this.statusReport(r));
+    services.register('overlay.keepalive', () => {});
+    services.register('overlay.goodbye', (r) => this.goodbyeReceived(r));
+  }
+
+  /** Start keepalives and the silence check (once this broker is up). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    if (this.host.parent !== undefined) {
+      const t = setInterval(() => this.reportParent(), this.keepaliveMs);
+      t.unref();
+      this.timers.push(t);
+    }
+    if (this.host.children.length > 0) {
+      const t = setInterval(() => {
+        for (const rank of this.health.silent(this.lostMs)) this.childLost(rank, 'no keepalive');
+      }, Math.min(1000, this.lostMs));
+      t.unref();
+      this.timers.push(t);
+    }
+  }
+
+  stop(): void {
+    this.running = false;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+  }
+
+  // --- events from the broker ---------------------------------------------
+
+  /** A child said hello with its subtree status. */
+  childJoined(rank: number, uuid: string, status: unknown): void {
+    this.setChild(rank, isStatus(status) && isOnline(status) ? status : 'full', uuid);
+  }
+
+  /** Anything from a child: it is alive; a response settles a request in flight. */
+  fromChild(rank: number, m: Message, isResponse: boolean): void {
+    this.health.heard(rank);
+    if (isResponse) this.health.answered(rank, m);
+  }
+
+  /** A request is about to be forwarded to child `rank` (routes not yet pushed). */
+  forwarding(rank: number, m: Message): void {
+    this.health.track(rank, m);
+  }
+
+  /** Forwarding `m` to child `rank` failed. */
+  sendFailed(rank: number, m: Message, e: unknown): void {
+    if (e instanceof FluxError && e.errnum === errno.EHOSTUNREACH) {
+      this.childLost(rank, 'unreachable');
+      return;
+    }
+    // Some other failure: only this request fails.
+    this.health.answered(rank, m);
+    this.host.failRequest(m, e instanceof FluxError ? e.errnum : errno.EIO);
+  }
+
+  /** The child confirmed a shutdown request. */
+  childShutdown(rank: number): void {
+    this.childGone(rank, 'offline');
+  }
+
+  /** ZeroMQ dropped some child's connection: find out whose. */
+  childDisconnected(): void {
+    this.host.logDebug('overlay: a child connection dropped: probing');
+    for (const d of this.probeDelays) {
+      const t = setTimeout(() => this.probeChildren(), d);
+      t.unref();
+      this.timers.push(t);
+    }
+  }
+
+  parentDisconnected(): void {
+    this.parentGone = true;
+    if (this.host.shuttingDown()) return;
+    this.host.logErr('lost connection to parent');
+    this.host.lostParent();
+  }
+
+  /** Leaving on purpose (not asked by the parent): tell it, so it marks us offline, not lost. */
+  goodbye(): void {
+    const parent = this.host.parent;
+    if (parent === undefined || this.parentGone) return;
+    this.host.routeRequest(this.control('overlay.goodbye', parent, { rank: this.host.rank }));
+  }
+
+  // --- internals ----------------------------------------------------------
+
+  private probeChildren(): void {
+    for (const { rank, uuid } of this.health.onlineChildren()) {
+      const m = this.control('overlay.keepalive', rank, {});
+      this.host.sendChild(uuid, m).then(
+        () => this.host.logDebug(`overlay: probe of rank ${rank} sent`),
+        (e: unknown) => {
+          if (e instanceof FluxError && e.errnum === errno.EHOSTUNREACH) this.childLost(rank, 'disconnected');
+        },
+      );
+    }
+  }
+
+  private childLost(rank: number, why: string): void {
+    const s = this.health.childStatus(rank);
+    if (s === undefined || !isOnline(s)) return;
+    if (this.host.shuttingDown()) {
+      this.childGone(rank, 'offline');
+      return;
+    }
+    this.host.logErr(`overlay: rank ${rank} lost (${why})`);
+    this.childGone(rank, 'lost');
+  }
+
+  private childGone(rank: number, status: 'lost' | 'offline'): void {
+    const uuid = this.health.onlineChildren().find((c) => c.rank === rank)?.uuid;
+    this.setChild(rank, status);
+    if (uuid) this.host.forgetChild(rank, uuid);
+    for (const req of this.health.takePending(rank)) this.host.failRequest(req, errno.EHOSTUNREACH);
+  }
+
+  private setChild(rank: number, status: SubtreeStatus, uuid?: string): void {
+    if (this.health.setChild(rank, status, uuid)) {
+      this.host.logDebug(`overlay: subtree status is now ${this.health.status}`);
+      this.reportParent();
+    }
+  }
+
+  /** Tell the parent this subtree's status (also the keepalive). */
+  private reportParent(): void {
+    const parent = this.host.parent;
+    if (parent === undefined || !this.running || this.host.shuttingDown()) return;
+    this.host.routeRequest(this.control('overlay.status', parent, { rank: this.host.rank, status: this.health.status }));
+  }
+
+  private control(topic: string, nodeid: number, payload: Record<string, unknown>): Message {
+    const m = newMessage(MSGTYPE_REQUEST, topic);
+    m.flags |= FLAG_NORESPONSE | FLAG_ROUTE;
+    m.aux1 = nodeid;
+    m.userid = this.host.owner;
+    m.rolemask = ROLE_OWNER | ROLE_LOCAL;
+    setJson(m, payload);
+    return m;
+  }
+
+  private statusReport(r: Responder): void {
+    const from = r.msg.routes[0];
+    const p = r.json<{ rank?: unknown; status?: unknown }>();
+    if (typeof p.rank !== 'number' || !isStatus(p.status)) return;
+    const known = this.health.onlineChildren().find((c) => c.rank === p.rank);
+    if (!known || known.uuid !== from || !isOnline(p.status)) return;
+    this.setChild(p.rank, p.status);
+  }
+
+  private goodbyeReceived(r: Responder): void {
+    const p = r.json<{ rank?: unknown }>();
+    const known = this.health.onlineChildren().find((c) => c.rank === p.rank);
+    if (!known || known.uuid !== r.msg.routes[0]) return;
+    this.host.logDebug(`overlay: rank ${known.rank} said goodbye`);
+    this.childGone(known.rank, 'offline');
+  }
+
+  private healthRequest(r: Responder): void {
+    r.respond({ ...this.health.report() });
+  }
+}

@@ -1,0 +1,139 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { alive, flux, startInstance, waitGone, type Instance } from './helpers';
+import { Flux } from '../../broker/src/common/libflux/handle';
+import { FluxError } from '../../broker/src/common/libflux/errno';
+
+const EHOSTUNREACH = 113;
+const HOST = os.hostname();
+const REF = path.resolve(__dirname, '../../../shared/reference/flux-core-behaviour');
+
+// 0:[1,2] 1:[3,4] 2:[5,6] 3:[7]. Losing a broker must not end the instance (exit mode leader).
+let inst: Instance;
+let h: Flux;
+const pids: number[] = [];
+before(async () => {
+  inst = await startInstance(8, ['tbon.topo=kary:2'], ['--test-exit-mode=leader']);
+  h = await Flux.open(inst.uri);
+  for (let r = 0; r < 8; r++) {
+    pids.push(Number((await h.rpc('attr.get', { name: 'broker.pid' }, { nodeid: r }).get<{ value: string }>()).value));
+  }
+});
+after(async () => {
+  h?.close();
+  assert.equal(await inst.stop(), 0);
+  await waitGone(pids);
+});
+
+interface Health {
+  rank: number;
+  status: string;
+  duration: number;
+  children: { rank: number; status: string; duration: number }[];
+}
+
+const health = (rank: number): Promise<Health> => h.rpc('overlay.health', undefined, { nodeid: rank }).get<Health>();
+
+/** Poll `cond` until it holds or `ms` passes (then fail naming `what`). */
+async function until(what: string, cond: () => Promise<boolean>, ms = 5000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await cond()) return Date.now() - t0;
+    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** `p`, or a plain Error (not EHOSTUNREACH) once `ms` passed. */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_res, rej) => (t = setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(t));
+}
+
+const unreachable = (e: unknown): boolean => e instanceof FluxError && e.errnum === EHOSTUNREACH;
+
+test('flux overlay status draws the kary:2 tree as flux-core does', async () => {
+  const text = fs.readFileSync(path.join(REF, 'topology-examples.txt'), 'utf8');
+  const block = text.split('$ ').find((b) => b.includes('tbon.fanout=2'))!;
+  const want = block.split('\n').filter((l) => /^[0-9│├└ ]/.test(l) && l.includes(':')).map((l) => l.replace(' vm:', ` ${HOST}:`));
+  assert.equal(want.length, 8);
+  const r = await flux(['overlay', 'status'], inst.env);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trimEnd().split('\n'), want);
+
+  const vv = await flux(['overlay', 'status', '--color=never', '-vv'], inst.env);
+  const lines = vv.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 8);
+  for (const l of lines) assert.match(l, /^[│├└─ ]*\d+ \S+: full for \d+(\.\d+)?[smhd] \(\d+\.\d{3} ms\)$/);
+  assert.equal((await flux(['overlay', 'status', '--summary'], inst.env)).stdout, 'full\n');
+  const np = await flux(['overlay', 'status', '--no-pretty', '-r', '2'], inst.env);
+  assert.equal(np.stdout, `2 ${HOST}: full\n5 ${HOST}: full\n6 ${HOST}: full\n`);
+  assert.equal((await flux(['overlay', 'lookup', '0-3'], inst.env)).stdout, `${Array(4).fill(HOST).join(',')}\n`);
+  const hv = await flux(['overlay', '--help'], inst.env);
+  assert.equal(hv.stdout, fs.readFileSync(path.join(REF, 'overlay-help.txt'), 'utf8').split('\n').slice(1, -2).join('\n') + '\n');
+});
+
+test('overlay.health has flux-core\'s shape', async () => {
+  const r = await health(1);
+  assert.deepEqual(Object.keys(r).sort(), ['children', 'duration', 'rank', 'status']);
+  assert.equal(r.rank, 1);
+  assert.equal(r.status, 'full');
+  assert.ok(r.duration > 0);
+  assert.deepEqual(r.children.map((c) => [c.rank, c.status]), [[3, 'full'], [4, 'full']]);
+  assert.deepEqual((await health(7)).children, []);
+});
+
+test('a killed leaf is lost: in-flight and new RPCs fail fast, the rest keeps serving', async () => {
+  const leaf = 6;
+  // Freeze the leaf so a request to it stays in flight, then kill it.
+  process.kill(pids[leaf], 'SIGSTOP');
+  const inflight = h.rpc('broker.ping', {}, { nodeid: leaf }).get();
+  inflight.catch(() => {});
+  // Same path, sent after it: once rank 2 answers this, it has forwarded the ping to rank 6.
+  assert.equal((await health(2)).status, 'full');
+  process.kill(pids[leaf], 'SIGKILL');
+  await assert.rejects(within(inflight, 5000), unreachable);
+  await until('rank 2 to report rank 6 lost', async () => (await health(2)).children.find((c) => c.rank === leaf)?.status === 'lost');
+  const t1 = Date.now();
+  await assert.rejects(within(h.rpc('broker.ping', {}, { nodeid: leaf }).get(), 1000), unreachable);
+  assert.ok(Date.now() - t1 < 1000, 'a new request into the lost subtree fails at once');
+  assert.equal((await health(0)).status, 'degraded');
+  assert.equal((await health(2)).status, 'degraded');
+  assert.equal((await health(1)).status, 'full');
+  for (const r of [0, 1, 2, 3, 4, 5, 7]) {
+    assert.equal((await h.rpc('broker.ping', {}, { nodeid: r }).get<{ rank: number }>()).rank, r);
+  }
+  const st = await flux(['overlay', 'status'], inst.env);
+  assert.equal(st.status, 0, st.stderr);
+  assert.match(st.stdout, new RegExp(`^0 ${HOST}: degraded$`, 'm'));
+  assert.match(st.stdout, new RegExp(`^└─ 2 ${HOST}: degraded$`, 'm'));
+  assert.match(st.stdout, new RegExp(`^   └─ 6 ${HOST}: lost$`, 'm'));
+  assert.match(st.stdout, new RegExp(`^├─ 1 ${HOST}: full$`, 'm'));
+  assert.equal((await flux(['overlay', 'status', '--summary'], inst.env)).stdout, 'degraded\n');
+  const ping = await flux(['ping', '-c1', String(leaf)], inst.env);
+  assert.equal(ping.stderr, `flux-ping: ${leaf}!broker.ping: No route to host\n`);
+});
+
+test('killing a router loses its subtree: the orphan exits (lost parent)', async () => {
+  process.kill(pids[3], 'SIGKILL');
+  await until('rank 7 to exit', () => Promise.resolve(!alive(pids[7])));
+  await until('rank 1 to report rank 3 lost', async () => (await health(1)).children.find((c) => c.rank === 3)?.status === 'lost');
+  await assert.rejects(within(h.rpc('broker.ping', {}, { nodeid: 7 }).get(), 1000), unreachable);
+  const st = await flux(['overlay', 'status', '-v'], inst.env);
+  assert.match(st.stdout, new RegExp(`^│  ├─ 3 ${HOST}: lost for \\S+s$`, 'm'));
+  assert.match(st.stdout, new RegExp(`^│  │  └─ 7 ${HOST}: lost$`, 'm'), 'ghost of the unreachable rank');
+  assert.ok(alive(pids[0]) && alive(pids[1]) && alive(pids[4]));
+});
+
+test('a broker that leaves on its own says goodbye: offline, not lost', async () => {
+  process.kill(pids[4], 'SIGTERM');
+  await until('rank 4 to exit', () => Promise.resolve(!alive(pids[4])));
+  await until('rank 1 to report rank 4 offline', async () => (await health(1)).children.find((c) => c.rank === 4)?.status === 'offline');
+  await assert.rejects(within(h.rpc('broker.ping', {}, { nodeid: 4 }).get(), 1000), unreachable);
+  const st = await flux(['overlay', 'status'], inst.env);
+  assert.match(st.stdout, new RegExp(`^│  └─ 4 ${HOST}: offline$`, 'm'));
+});
