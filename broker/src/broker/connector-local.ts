@@ -11,6 +11,8 @@ import {
   FLAG_NORESPONSE,
   FLAG_PRIVATE,
   FLAG_ROUTE,
+  FLAG_TOPIC,
+  FLAG_UPSTREAM,
   MSGTYPE_EVENT,
   MSGTYPE_REQUEST,
   ROLE_LOCAL,
@@ -40,6 +42,12 @@ export interface ConnectorHandlers {
 class Conn implements ClientConn {
   readonly uuid = randomUUID();
   readonly decoder = new UsockDecoder();
+  /**
+   * Every (service, nodeid, upstream) this client sent requests to: when it goes
+   * away each gets a `<service>.disconnect`, so services drop its state (flux-core's
+   * router does the same).
+   */
+  readonly used = new Map<string, { service: string; nodeid: number; upstream: boolean }>();
   /** Event topic prefixes this client subscribed to (a multiset: subscribe twice, unsubscribe twice). */
   readonly subscriptions: string[] = [];
   /** The socket is owner-only (0700 rundir), so every client is the instance owner. */
@@ -94,6 +102,7 @@ export class ConnectorLocal {
     sock.on('error', () => sock.destroy());
     sock.on('close', () => {
       this.conns.delete(c.uuid);
+      this.sendDisconnects(c);
       this.h.disconnected(c);
     });
   }
@@ -107,6 +116,7 @@ export class ConnectorLocal {
         this.subscription(c, m);
         return;
       }
+      this.track(c, m);
       m.flags |= FLAG_ROUTE;
       m.routes.unshift(c.uuid);
       this.h.request(m, c);
@@ -147,6 +157,33 @@ export class ConnectorLocal {
     resp.userid = USERID_UNKNOWN;
     resp.rolemask = ROLE_OWNER;
     if (!(req.flags & FLAG_NORESPONSE)) c.send(resp);
+  }
+
+  private track(c: Conn, m: Message): void {
+    const topic = m.topic ?? '';
+    const dot = topic.indexOf('.');
+    if (dot <= 0 || topic.endsWith('.disconnect')) return;
+    const service = topic.slice(0, dot);
+    const upstream = (m.flags & FLAG_UPSTREAM) !== 0;
+    const key = `${service}\0${m.aux1}\0${upstream}`;
+    if (!c.used.has(key)) c.used.set(key, { service, nodeid: m.aux1, upstream });
+  }
+
+  /** NORESPONSE `<service>.disconnect` to wherever the client's requests went, from the client. */
+  private sendDisconnects(c: Conn): void {
+    for (const u of c.used.values()) {
+      const m: Message = {
+        type: MSGTYPE_REQUEST,
+        flags: FLAG_TOPIC | FLAG_NORESPONSE | FLAG_ROUTE | (u.upstream ? FLAG_UPSTREAM : 0),
+        userid: this.owner,
+        rolemask: ROLE_OWNER | ROLE_LOCAL,
+        aux1: u.nodeid,
+        aux2: 0,
+        routes: [c.uuid],
+        topic: `${u.service}.disconnect`,
+      };
+      this.h.request(m, c);
+    }
   }
 
   /** Give a numbered event to every client subscribed to a prefix of its topic. */
