@@ -119,6 +119,10 @@ export class Broker {
         this.childRank.delete(uuid);
       },
       lostParent: () => this.onLostParent(),
+      requesterGone: (m) => {
+        const hop = m.routes[0];
+        return hop !== undefined && !this.connector.get(hop) && hop !== this.parentUuid && !this.childRank.has(hop);
+      },
       logErr: (s) => this.log.err(s),
       logDebug: (s) => this.log.debug(s),
     });
@@ -195,14 +199,15 @@ export class Broker {
     // Parent link first: children may report in while we are still binding.
     const parent = this.topo.parent(this.rank);
     if (parent !== undefined) this.overlay.connectParent(this.attrs.get('tbon.parent-endpoint')!, this.uuid);
+    // What flux-core's rc1 loads on every rank that exists here so far; the module
+    // threads start while the sockets are set up, and the rank joins once they run.
+    const rc1 = Promise.all(['heartbeat'].map((name) =>
+      this.modules.load(this.modules.resolve(name), []).catch((e: unknown) => this.log.err(`rc1: load ${name}: ${e instanceof Error ? e.message : String(e)}`))));
     if (this.topo.children(this.rank).length > 0) {
       await this.overlay.bindChildren(this.attrs.get('tbon.endpoint')!);
     }
     await this.connector.listen(this.cfg.rundir + `/local-${this.rank}`);
-    // What flux-core's rc1 loads on every rank that exists here so far.
-    for (const name of ['heartbeat']) {
-      await this.modules.load(this.modules.resolve(name), []).catch((e: unknown) => this.log.err(`rc1: load ${name}: ${e instanceof Error ? e.message : String(e)}`));
-    }
+    await rc1;
     this.started = true;
     this.checkJoined();
   }
