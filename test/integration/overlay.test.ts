@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { alive, flux, startInstance, waitGone, type Instance } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { FluxError } from '../../broker/src/common/libflux/errno';
+import { FLAG_STREAMING, getJson, type Message } from '../../broker/src/common/libflux/message';
 
 const EHOSTUNREACH = 113;
 const HOST = os.hostname();
@@ -61,16 +62,16 @@ test('flux overlay status draws the kary:2 tree as flux-core does', async () => 
   const block = text.split('$ ').find((b) => b.includes('tbon.fanout=2'))!;
   const want = block.split('\n').filter((l) => /^[0-9│├└ ]/.test(l) && l.includes(':')).map((l) => l.replace(' vm:', ` ${HOST}:`));
   assert.equal(want.length, 8);
-  const r = await flux(['overlay', 'status'], inst.env);
+  const r = await flux(['overlay', 'status', '-t', '10'], inst.env);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.trimEnd().split('\n'), want);
 
-  const vv = await flux(['overlay', 'status', '--color=never', '-vv'], inst.env);
+  const vv = await flux(['overlay', 'status', '-t', '10', '--color=never', '-vv'], inst.env);
   const lines = vv.stdout.trimEnd().split('\n');
   assert.equal(lines.length, 8);
   for (const l of lines) assert.match(l, /^[│├└─ ]*\d+ \S+: full for \d+(\.\d+)?[smhd] \(\d+\.\d{3} ms\)$/);
-  assert.equal((await flux(['overlay', 'status', '--summary'], inst.env)).stdout, 'full\n');
-  const np = await flux(['overlay', 'status', '--no-pretty', '-r', '2'], inst.env);
+  assert.equal((await flux(['overlay', 'status', '-t', '10', '--summary'], inst.env)).stdout, 'full\n');
+  const np = await flux(['overlay', 'status', '-t', '10', '--no-pretty', '-r', '2'], inst.env);
   assert.equal(np.stdout, `2 ${HOST}: full\n5 ${HOST}: full\n6 ${HOST}: full\n`);
   assert.equal((await flux(['overlay', 'lookup', '0-3'], inst.env)).stdout, `${Array(4).fill(HOST).join(',')}\n`);
   const hv = await flux(['overlay', '--help'], inst.env);
@@ -107,26 +108,39 @@ test('a killed leaf is lost: in-flight and new RPCs fail fast, the rest keeps se
   for (const r of [0, 1, 2, 3, 4, 5, 7]) {
     assert.equal((await h.rpc('broker.ping', {}, { nodeid: r }).get<{ rank: number }>()).rank, r);
   }
-  const st = await flux(['overlay', 'status'], inst.env);
+  const st = await flux(['overlay', 'status', '-t', '10'], inst.env);
   assert.equal(st.status, 0, st.stderr);
   assert.match(st.stdout, new RegExp(`^0 ${HOST}: degraded$`, 'm'));
   assert.match(st.stdout, new RegExp(`^└─ 2 ${HOST}: degraded$`, 'm'));
   assert.match(st.stdout, new RegExp(`^   └─ 6 ${HOST}: lost$`, 'm'));
   assert.match(st.stdout, new RegExp(`^├─ 1 ${HOST}: full$`, 'm'));
-  assert.equal((await flux(['overlay', 'status', '--summary'], inst.env)).stdout, 'degraded\n');
+  assert.equal((await flux(['overlay', 'status', '-t', '10', '--summary'], inst.env)).stdout, 'degraded\n');
   const ping = await flux(['ping', '-c1', String(leaf)], inst.env);
   assert.equal(ping.stderr, `flux-ping: ${leaf}!broker.ping: No route to host\n`);
 });
 
 test('killing a router loses its subtree: the orphan exits (lost parent)', async () => {
+  // A streaming overlay.health request follows the change.
+  const stream = h.rpc('overlay.health', undefined, { nodeid: 1, flags: FLAG_STREAMING });
+  const it = stream[Symbol.asyncIterator]();
+  const first = await it.next();
+  assert.equal(first.done, false);
+  assert.equal(getJson<Health>(first.value as Message).status, 'full');
   process.kill(pids[3], 'SIGKILL');
+  const next = await within(it.next(), 5000);
+  assert.equal(getJson<Health>(next.value as Message).status, 'degraded');
+  stream.cancelLocal();
   await until('rank 7 to exit', () => Promise.resolve(!alive(pids[7])));
   await until('rank 1 to report rank 3 lost', async () => (await health(1)).children.find((c) => c.rank === 3)?.status === 'lost');
   await assert.rejects(within(h.rpc('broker.ping', {}, { nodeid: 7 }).get(), 1000), unreachable);
-  const st = await flux(['overlay', 'status', '-v'], inst.env);
+  const st = await flux(['overlay', 'status', '-t', '10', '-v'], inst.env);
   assert.match(st.stdout, new RegExp(`^│  ├─ 3 ${HOST}: lost for \\S+s$`, 'm'));
   assert.match(st.stdout, new RegExp(`^│  │  └─ 7 ${HOST}: lost$`, 'm'), 'ghost of the unreachable rank');
   assert.ok(alive(pids[0]) && alive(pids[1]) && alive(pids[4]));
+  const w = await flux(['overlay', 'status', '--summary', '--wait=degraded', '-r', '1'], inst.env);
+  assert.deepEqual([w.stdout, w.status], ['degraded\n', 0]);
+  const late = await flux(['overlay', 'status', '--wait=full', '-t', '0.3', '-r', '1'], inst.env);
+  assert.deepEqual([late.stderr, late.status], ['flux-overlay: Connection timed out\n', 1]);
 });
 
 test('a broker that leaves on its own says goodbye: offline, not lost', async () => {
@@ -134,6 +148,24 @@ test('a broker that leaves on its own says goodbye: offline, not lost', async ()
   await until('rank 4 to exit', () => Promise.resolve(!alive(pids[4])));
   await until('rank 1 to report rank 4 offline', async () => (await health(1)).children.find((c) => c.rank === 4)?.status === 'offline');
   await assert.rejects(within(h.rpc('broker.ping', {}, { nodeid: 4 }).get(), 1000), unreachable);
-  const st = await flux(['overlay', 'status'], inst.env);
+  const st = await flux(['overlay', 'status', '-t', '10'], inst.env);
   assert.match(st.stdout, new RegExp(`^│  └─ 4 ${HOST}: offline$`, 'm'));
+});
+
+test('a child stopped past tbon.torpid_max is lost, and exits when it wakes up', async () => {
+  const small = await startInstance(3, ['tbon.torpid_max=1s'], ['--test-exit-mode=leader']);
+  const h2 = await Flux.open(small.uri);
+  try {
+    const pid = Number((await h2.rpc('attr.get', { name: 'broker.pid' }, { nodeid: 2 }).get<{ value: string }>()).value);
+    process.kill(pid, 'SIGSTOP');
+    await until('rank 0 to declare rank 2 lost', async () =>
+      (await h2.rpc('overlay.health', undefined, { nodeid: 0 }).get<Health>()).children.find((c) => c.rank === 2)?.status === 'lost');
+    await assert.rejects(within(h2.rpc('broker.ping', {}, { nodeid: 2 }).get(), 1000), unreachable);
+    process.kill(pid, 'SIGCONT');
+    await until('the woken child to exit', () => Promise.resolve(!alive(pid)));
+    assert.equal((await h2.rpc('broker.ping', {}, { nodeid: 1 }).get<{ rank: number }>()).rank, 1);
+  } finally {
+    h2.close();
+    assert.equal(await small.stop(), 0);
+  }
 });

@@ -167,6 +167,8 @@ test('OverlayMonitor: probes after a disconnect, fails in-flight requests, repor
     failRequest: (m, e) => failed.push([m.routes, e]),
     forgetChild: (rank) => forgotten.push(rank),
     lostParent: () => lostParent++,
+    requesterGone: () => false,
+    isParent: () => false,
     logErr: () => {},
     logDebug: () => {},
   }, { probeDelays: [0], keepaliveMs: 60_000, lostMs: 60_000 });
@@ -209,6 +211,8 @@ test('OverlayMonitor: a child silent past the timeout is lost', async () => {
     failRequest: () => {},
     forgetChild: (rank) => lost.push(rank),
     lostParent: () => {},
+    requesterGone: () => false,
+    isParent: () => false,
     logErr: () => {},
     logDebug: () => {},
   }, { lostMs: 50 });
@@ -219,4 +223,41 @@ test('OverlayMonitor: a child silent past the timeout is lost', async () => {
   mon.stop();
   assert.deepEqual(lost, [1]);
   assert.equal(mon.health.status, 'degraded');
+});
+
+test('OverlayMonitor: streaming overlay.health until the client disconnects', () => {
+  const sent: { routes: string[]; status: string }[] = [];
+  const services = new ServiceTable((m) => sent.push({ routes: m.routes, status: getJson<{ status: string }>(m).status }), () => {});
+  const mon = new OverlayMonitor({
+    rank: 0, parent: undefined, children: [1, 2], uuid: 'me', owner: 0,
+    shuttingDown: () => false,
+    routeRequest: () => {},
+    sendChild: () => Promise.resolve(),
+    failRequest: () => {},
+    forgetChild: () => {},
+    lostParent: () => {},
+    requesterGone: () => false,
+    isParent: () => false,
+    logErr: () => {},
+    logDebug: () => {},
+  });
+  mon.register(services);
+  const req = (topic: string, client: string, flags = 0) => {
+    const m = newMessage(MSGTYPE_REQUEST, topic);
+    m.routes = [client];
+    m.flags |= flags;
+    return m;
+  };
+  services.dispatch(req('overlay.health', 'a', FLAG_STREAMING), () => {});
+  services.dispatch(req('overlay.health', 'b', FLAG_STREAMING), () => {});
+  services.dispatch(req('overlay.health', 'c'), () => {});
+  assert.deepEqual(sent.map((s) => s.routes[0] + s.status), ['apartial', 'bpartial', 'cpartial']);
+  sent.length = 0;
+  mon.childJoined(1, 'u1', 'full');
+  assert.deepEqual(sent.map((s) => s.routes[0] + s.status), ['apartial', 'bpartial'], 'a child changed: streams hear');
+  services.dispatch(req('overlay.disconnect', 'a', FLAG_NORESPONSE), () => {});
+  sent.length = 0;
+  mon.childJoined(2, 'u2', 'full');
+  assert.deepEqual(sent.map((s) => s.routes[0] + s.status), ['bfull']);
+  mon.stop();
 });

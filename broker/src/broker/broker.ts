@@ -28,7 +28,7 @@ import { ModuleHost } from './module-host';
 import { BrokerLog } from './log';
 import { LogService, upstreamAppend } from './log-service';
 import { Overlay } from './overlay';
-import { OverlayMonitor } from './overlay-monitor';
+import { OverlayMonitor, monitorOptions } from './overlay-monitor';
 import { routeRequest, serviceOf } from './route';
 import { ServiceTable, type Responder } from './service';
 import { descendants, level, maxLevel, parseTopology, subtree, type Topology } from './topology';
@@ -119,13 +119,14 @@ export class Broker {
         this.childRank.delete(uuid);
       },
       lostParent: () => this.onLostParent(),
+      isParent: (uuid) => uuid === this.parentUuid,
       requesterGone: (m) => {
         const hop = m.routes[0];
         return hop !== undefined && !this.connector.get(hop) && hop !== this.parentUuid && !this.childRank.has(hop);
       },
       logErr: (s) => this.log.err(s),
       logDebug: (s) => this.log.debug(s),
-    });
+    }, monitorOptions(cfg.attrs));
     this.connector = new ConnectorLocal(this.owner, {
       request: (m) => this.routeRequest(m),
       other: (m, c) => this.fromClientOther(m, c),
@@ -279,6 +280,7 @@ export class Broker {
   private fromChild(uuid: string, m: Message): void {
     const crank = this.childRank.get(uuid);
     if (crank !== undefined) this.monitor.fromChild(crank, m, m.type === MSGTYPE_RESPONSE);
+    else this.monitor.fromStranger(uuid);
     if (m.type === MSGTYPE_REQUEST) {
       this.routeRequest(m, true);
     } else if (m.type === MSGTYPE_RESPONSE) {

@@ -10,14 +10,17 @@
  *   it and new ones into its subtree then fail with EHOSTUNREACH;
  * - a child that confirmed `overlay.shutdown` is `offline`, not lost;
  * - a broker whose parent connection drops while running has lost its parent
- *   and must exit (it cannot rejoin).
+ *   and must exit (it cannot rejoin); so must a child declared lost that
+ *   speaks again (e.g. it was stopped for longer than the timeout).
  *
- * `overlay.health` answers `{rank, status, duration, children: [...]}`.
+ * `overlay.health` answers `{rank, status, duration, children: [...]}`; a
+ * streaming request gets that at once and again whenever a status changes.
  */
 import { errno, FluxError } from '../common/libflux/errno';
 import {
   FLAG_NORESPONSE,
   FLAG_ROUTE,
+  FLAG_STREAMING,
   MSGTYPE_REQUEST,
   ROLE_LOCAL,
   ROLE_OWNER,
@@ -25,6 +28,7 @@ import {
   setJson,
   type Message,
 } from '../common/libflux/message';
+import { parseFsd } from '../common/libutil/fsd';
 import { OverlayHealth, isOnline, isStatus, type SubtreeStatus } from './overlay-health';
 import type { Responder, ServiceTable } from './service';
 
@@ -46,6 +50,10 @@ export interface MonitorHost {
   forgetChild(rank: number, uuid: string): void;
   /** The parent is gone: the broker must exit. */
   lostParent(): void;
+  /** Is this the parent broker's uuid? */
+  isParent(uuid: string): boolean;
+  /** Whoever sent this request can no longer get a response (client disconnected, link gone). */
+  requesterGone(m: Message): boolean;
   logErr(msg: string): void;
   logDebug(msg: string): void;
 }
@@ -59,6 +67,21 @@ export interface MonitorOptions {
   probeDelays?: number[];
 }
 
+/**
+ * Options from broker attributes: `tbon.torpid_max` (FSD, default 30s) is how long a
+ * silent child may go before it is lost (flux-core only calls it torpid then).
+ */
+export function monitorOptions(attrs: Record<string, string>): MonitorOptions {
+  const v = attrs['tbon.torpid_max'];
+  if (v === undefined) return {};
+  try {
+    const sec = parseFsd(v);
+    return sec > 0 ? { lostMs: Number.isFinite(sec) ? sec * 1000 : 2 ** 31 - 1 } : {};
+  } catch {
+    return {};
+  }
+}
+
 export class OverlayMonitor {
   readonly health: OverlayHealth;
   private readonly keepaliveMs: number;
@@ -67,11 +90,15 @@ export class OverlayMonitor {
   private timers: NodeJS.Timeout[] = [];
   private running = false;
   private parentGone = false;
+  private watchers: Responder[] = [];
+  /** Children declared lost, by uuid: if one speaks again it is told to go (it cannot rejoin). */
+  private readonly dropped = new Map<string, number>();
 
   constructor(private readonly host: MonitorHost, opts: MonitorOptions = {}) {
     this.health = new OverlayHealth(host.rank, host.children);
-    this.keepaliveMs = opts.keepaliveMs ?? 2000;
     this.lostMs = opts.lostMs ?? 30_000;
+    // Several keepalives per timeout, so one late timer does not lose a child.
+    this.keepaliveMs = opts.keepaliveMs ?? Math.max(10, Math.min(2000, this.lostMs / 5));
     this.probeDelays = opts.probeDelays ?? [0, 50, 250, 1000, 3000];
   }
 
@@ -80,6 +107,17 @@ export class OverlayMonitor {
     services.register('overlay.status', (r) => this.statusReport(r));
     services.register('overlay.keepalive', () => {});
     services.register('overlay.goodbye', (r) => this.goodbyeReceived(r));
+    services.register('overlay.lost', (r) => {
+      if (r.msg.routes[0] === undefined || !this.host.isParent(r.msg.routes[0])) return;
+      this.host.logErr('parent declared this broker lost');
+      this.parentGone = true;
+      this.host.lostParent();
+    });
+    // A client went away (connector-local sends this): drop its health streams.
+    services.register('overlay.disconnect', (r) => {
+      const who = r.msg.routes.join('/');
+      this.watchers = this.watchers.filter((w) => w.msg.routes.join('/') !== who);
+    });
   }
 
   /** Start keepalives and the silence check (once this broker is up). */
@@ -102,6 +140,7 @@ export class OverlayMonitor {
 
   stop(): void {
     this.running = false;
+    this.watchers = [];
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
   }
@@ -157,6 +196,17 @@ export class OverlayMonitor {
     this.host.lostParent();
   }
 
+  /** A message from a child uuid this broker does not route for (any more). */
+  fromStranger(uuid: string): void {
+    const rank = this.dropped.get(uuid);
+    if (rank === undefined) return;
+    this.dropped.delete(uuid);
+    this.host.logErr(`overlay: rank ${rank} was lost and is back: telling it to exit`);
+    const m = this.control('overlay.lost', rank, {});
+    m.routes.push(this.host.uuid); // as if routed from here: the child checks it came from its parent
+    this.host.sendChild(uuid, m).catch(() => {});
+  }
+
   /** Leaving on purpose (not asked by the parent): tell it, so it marks us offline, not lost. */
   goodbye(): void {
     const parent = this.host.parent;
@@ -193,14 +243,23 @@ export class OverlayMonitor {
     const uuid = this.health.onlineChildren().find((c) => c.rank === rank)?.uuid;
     this.setChild(rank, status);
     if (uuid) this.host.forgetChild(rank, uuid);
+    if (uuid && status === 'lost') this.dropped.set(uuid, rank);
     for (const req of this.health.takePending(rank)) this.host.failRequest(req, errno.EHOSTUNREACH);
   }
 
   private setChild(rank: number, status: SubtreeStatus, uuid?: string): void {
+    const before = this.health.childStatus(rank);
     if (this.health.setChild(rank, status, uuid)) {
       this.host.logDebug(`overlay: subtree status is now ${this.health.status}`);
       this.reportParent();
     }
+    if (before !== status) this.notifyWatchers();
+  }
+
+  /** Streaming `overlay.health` requests get a fresh report on every change. */
+  private notifyWatchers(): void {
+    this.watchers = this.watchers.filter((w) => !this.host.requesterGone(w.msg));
+    for (const w of this.watchers) w.respond({ ...this.health.report() });
   }
 
   /** Tell the parent this subtree's status (also the keepalive). */
@@ -239,5 +298,9 @@ export class OverlayMonitor {
 
   private healthRequest(r: Responder): void {
     r.respond({ ...this.health.report() });
+    if (r.msg.flags & FLAG_STREAMING && !(r.msg.flags & FLAG_NORESPONSE)) {
+      this.watchers = this.watchers.filter((w) => !this.host.requesterGone(w.msg));
+      this.watchers.push(r);
+    }
   }
 }

@@ -6,6 +6,7 @@
  * presumed state ("ghosts") unless --no-ghost.
  */
 import { errno, FluxError } from '../common/libflux/errno';
+import { FLAG_STREAMING, getJson } from '../common/libflux/message';
 import type { Flux, Rpc } from '../common/libflux/handle';
 import { Optparse, has, last } from '../common/liboptparse/optparse';
 import { decodeIdset, encodeIdset, isIdset } from '../common/libidset/idset';
@@ -32,6 +33,7 @@ const STATUS_OPTIONS = new Optparse('flux-overlay status', [
   { name: 'rank', key: 'r', hasArg: 1, arginfo: 'NODEID', usage: 'Check health of subtree rooted at NODEID (default 0)' },
   { name: 'verbose', key: 'v', usage: 'Increase reporting detail: 1=show time since current state was entered, 2=show round-trip RPC times.' },
   { name: 'color', key: 'L', hasArg: 2, arginfo: 'WHEN', usage: "Colorize output when supported; WHEN can be 'always' (default if omitted), 'never', or 'auto' (default)." },
+  { name: 'wait', key: 'w', hasArg: 1, arginfo: 'STATE', usage: 'Wait until subtree enters STATE before reporting (full, partial, offline, degraded, lost)' },
   { name: 'summary', usage: 'Show only the root subtree status' },
   { name: 'no-pretty', usage: "Do not indent entries and use line drawing characters to show overlay tree structure" },
   { name: 'no-ghost', usage: 'Do not fill in presumed state of nodes that are inaccessible behind offline/lost overlay parents' },
@@ -130,6 +132,10 @@ async function status(argv: string[]): Promise<void> {
   if (when !== undefined && !['', 'always', 'never', 'auto'].includes(when)) die(PROG, `invalid argument for --color: ${when}`);
   const ghosts = !has(o, 'no-ghost');
   const summaryOnly = has(o, 'summary');
+  const wait = last(o, 'wait');
+  if (wait !== undefined && !['full', 'partial', 'offline', 'degraded', 'lost'].includes(wait)) die(PROG, `invalid --wait state: ${wait}`);
+  // Waiting is open-ended unless a timeout was asked for.
+  if (wait !== undefined && t === undefined) timeout = 0;
 
   const h = await open(PROG);
   try {
@@ -179,6 +185,7 @@ async function status(argv: string[]): Promise<void> {
       }
       return node;
     };
+    if (wait !== undefined) await waitFor(h, root, wait, timeout);
     const tree = await walk(root, 0);
     if (!tree) return;
     if (summaryOnly) {
@@ -191,6 +198,32 @@ async function status(argv: string[]): Promise<void> {
     die(PROG, errText(e));
   } finally {
     h.close();
+  }
+}
+
+/** Follow `rank`'s streaming overlay.health until its status is `state`. */
+async function waitFor(h: Flux, rank: number, state: string, secs: number): Promise<void> {
+  const rpc = h.rpc('overlay.health', undefined, { nodeid: rank, flags: FLAG_STREAMING });
+  const watch = async (): Promise<void> => {
+    for await (const m of rpc) {
+      if (getJson<Health>(m).status === state) return;
+    }
+    throw new FluxError(errno.EPROTO);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const watching = watch();
+  watching.catch(() => {}); // may lose the race to the timeout
+  const limits = [watching];
+  if (secs > 0 && Number.isFinite(secs)) {
+    limits.push(new Promise<never>((_res, rej) => (timer = setTimeout(() => rej(new FluxError(errno.ETIMEDOUT)), secs * 1000))));
+  }
+  try {
+    await Promise.race(limits);
+  } catch (e) {
+    die(PROG, errText(e));
+  } finally {
+    clearTimeout(timer);
+    rpc.cancelLocal();
   }
 }
 
