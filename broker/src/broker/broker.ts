@@ -21,7 +21,9 @@ import {
   setJson,
   type Message,
 } from '../common/libflux/message';
-import { Attributes, ATTR_IMMUTABLE } from './attr';
+import { Attributes } from './attr';
+import { setBootAttributes } from './boot-attrs';
+import { respondPing } from './ping';
 import { ConnectorLocal, type ClientConn } from './connector-local';
 import { EventDistributor } from './event';
 import { ModuleHost } from './module-host';
@@ -31,7 +33,7 @@ import { Overlay } from './overlay';
 import { OverlayMonitor, monitorOptions } from './overlay-monitor';
 import { routeRequest, serviceOf } from './route';
 import { ServiceTable, type Responder } from './service';
-import { descendants, level, maxLevel, parseTopology, subtree, type Topology } from './topology';
+import { parseTopology, subtree, type Topology } from './topology';
 
 export { FLUX_VERSION } from '../common/libflux/version';
 import { FLUX_VERSION } from '../common/libflux/version';
@@ -49,13 +51,7 @@ export interface BrokerConfig {
 
 export type BrokerState = 'join' | 'quorum' | 'run' | 'shutdown' | 'exit';
 
-export function tbonEndpoint(rundir: string, rank: number): string {
-  return `ipc://${rundir}/tbon-${rank}`;
-}
-
-export function localUri(rundir: string, rank: number): string {
-  return `local://${rundir}/local-${rank}`;
-}
+export { localUri, tbonEndpoint } from './boot-attrs';
 
 export class Broker {
   readonly uuid = randomUUID();
@@ -133,7 +129,7 @@ export class Broker {
       disconnected: (c) => this.logService.disconnect(c.uuid),
       log: (s) => this.log.err(s),
     });
-    this.setAttributes();
+    setBootAttributes(this.attrs, { rank: this.rank, size: this.size, rundir: cfg.rundir, topo: this.topo, uuid: this.uuid, owner: this.owner, extra: cfg.attrs });
     this.events = new EventDistributor({
       rank: this.rank,
       owner: this.owner,
@@ -166,33 +162,6 @@ export class Broker {
     this.services.register('overlay.topology', (r) => this.topology(r));
     this.services.register('overlay.shutdown', (r) => this.shutdownRequest(r));
     this.monitor.register(this.services);
-  }
-
-  private setAttributes(): void {
-    const { rank, size, rundir } = this.cfg;
-    for (const [k, v] of Object.entries(this.cfg.attrs)) this.attrs.set(k, v);
-    const imm = ATTR_IMMUTABLE;
-    const host = os.hostname();
-    this.attrs.set('rank', String(rank), imm);
-    this.attrs.set('size', String(size), imm);
-    this.attrs.set('version', FLUX_VERSION, imm);
-    this.attrs.set('rundir', rundir, imm);
-    this.attrs.set('local-uri', localUri(rundir, rank), imm);
-    this.attrs.set('hostname', host, imm);
-    this.attrs.set('hostlist', Array(size).fill(host).join(','), imm);
-    this.attrs.set('broker.pid', String(process.pid), imm);
-    this.attrs.set('broker.uuid', this.uuid, imm);
-    this.attrs.set('broker.starttime', (Date.now() / 1000).toFixed(2), imm);
-    this.attrs.set('security.owner', String(this.owner), imm);
-    this.attrs.setDefault('instance-level', '0', imm);
-    this.attrs.setDefault('jobid-path', '/', imm);
-    this.attrs.set('tbon.topo', this.topo.spec, imm);
-    this.attrs.set('tbon.level', String(level(this.topo, rank)), imm);
-    this.attrs.set('tbon.maxlevel', String(maxLevel(this.topo)), imm);
-    this.attrs.set('tbon.descendants', String(descendants(this.topo, rank)), imm);
-    if (this.topo.children(rank).length > 0) this.attrs.set('tbon.endpoint', tbonEndpoint(rundir, rank), imm);
-    const parent = this.topo.parent(rank);
-    if (parent !== undefined) this.attrs.set('tbon.parent-endpoint', tbonEndpoint(rundir, parent), imm);
   }
 
   /** Bind, listen, connect; resolves when this broker's sockets are ready. */
@@ -263,10 +232,7 @@ export class Broker {
   }
 
   private ping(r: Responder): void {
-    const req = r.json();
-    const hops = [...r.msg.routes].reverse().map((h) => h.slice(0, 8));
-    hops.push(this.uuid.slice(0, 8));
-    r.respond({ ...req, route: hops.join('!'), userid: r.msg.userid, rolemask: r.msg.rolemask, rank: this.rank });
+    respondPing(r, this.uuid, this.rank);
   }
 
   // --- routing --------------------------------------------------------------

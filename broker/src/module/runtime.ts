@@ -11,6 +11,7 @@ import { errno, FluxError } from '../common/libflux/errno';
 import { Flux } from '../common/libflux/handle';
 import { FLAG_NORESPONSE, MSGTYPE_REQUEST, newMessage, setJson } from '../common/libflux/message';
 import { PortTransport } from '../common/libflux/port-transport';
+import { respondPing } from '../broker/ping';
 import { ServiceTable, type RequestHandler, type Responder } from '../broker/service';
 
 export const MODULE_RUNNING = 1;
@@ -56,11 +57,7 @@ export function runModule(main: ModuleMain): void {
     h.send(m);
   };
   // The default `<name>.ping`: the request echoed with the route it took, as flux-core answers.
-  const ping: RequestHandler = (r: Responder) => {
-    const hops = [...r.msg.routes].reverse().map((x) => x.slice(0, 8));
-    hops.push(init.uuid.slice(0, 8));
-    r.respond({ ...r.json(), route: hops.join('!'), userid: r.msg.userid, rolemask: r.msg.rolemask, rank: init.rank });
-  };
+  const ping: RequestHandler = (r: Responder) => respondPing(r, init.uuid, init.rank);
   services.register(`${init.name}.shutdown`, async () => {
     status(MODULE_FINALIZING);
     for (const cb of shutdownHooks) await cb();
