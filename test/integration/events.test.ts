@@ -1,10 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { flux, startInstance, type Instance } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
-import { UsockDecoder, encodeUsock } from '../../broker/src/common/libflux/usock';
-import { MSGTYPE_EVENT, type Message } from '../../broker/src/common/libflux/message';
+import { encodeUsock } from '../../broker/src/common/libflux/usock';
+import { RawClient } from './raw-client';
+import { MSGTYPE_EVENT } from '../../broker/src/common/libflux/message';
 import { loadVectors } from '../unit/vectors';
 
 let inst: Instance;
@@ -14,48 +14,6 @@ before(async () => {
 after(async () => {
   assert.equal(await inst.stop(), 0);
 });
-
-/** A raw usock client speaking recorded bytes. */
-class RawClient {
-  private readonly dec = new UsockDecoder();
-  private readonly got: Message[] = [];
-  private waiters: (() => void)[] = [];
-  private constructor(private readonly s: net.Socket) {
-    let first = true;
-    s.on('data', (d: Buffer) => {
-      if (first) {
-        assert.equal(d[0], 0, 'handshake');
-        d = d.subarray(1);
-        first = false;
-      }
-      this.got.push(...this.dec.push(d));
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-  static connect(path: string): Promise<RawClient> {
-    return new Promise((res, rej) => {
-      const s = net.createConnection(path, () => res(new RawClient(s)));
-      s.once('error', rej);
-    });
-  }
-  write(hex: string): void {
-    this.s.write(Buffer.from(hex, 'hex'));
-  }
-  async next(): Promise<Message> {
-    const deadline = Date.now() + 5000;
-    while (this.got.length === 0) {
-      if (Date.now() > deadline) throw new Error('no message within 5 s');
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 100);
-      });
-    }
-    return this.got.shift()!;
-  }
-  close(): void {
-    this.s.destroy();
-  }
-}
 
 test('a flux-core client\'s event.subscribe gets the byte-identical reply; its plain event is numbered and delivered', async () => {
   const v = loadVectors().get('event-pub.json')!;

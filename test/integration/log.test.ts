@@ -1,12 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import * as net from 'node:net';
 import { FLUX, flux, startInstance, type Instance } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { FluxError } from '../../broker/src/common/libflux/errno';
 import { FLAG_STREAMING, type Message } from '../../broker/src/common/libflux/message';
-import { UsockDecoder } from '../../broker/src/common/libflux/usock';
+import { RawClient } from './raw-client';
 import { loadVectors } from '../unit/vectors';
 
 let inst: Instance;
@@ -170,29 +169,11 @@ test('the recorded bytes of flux-core\'s `flux logger hi` and `flux dmesg` work 
   const append = Buffer.from(v.get('logger.json')!.messages.find((m) => m.decoded.topic === 'log.append')!.hex, 'hex');
   const dmesgReq = Buffer.from(v.get('dmesg.json')!.messages[0].hex, 'hex');
   const sockPath = inst.uri.slice('local://'.length);
-  const msgs = await new Promise<Message[]>((resolve, reject) => {
-    const s = net.createConnection(sockPath);
-    const dec = new UsockDecoder();
-    const got: Message[] = [];
-    let first = true;
-    s.on('data', (d: Buffer) => {
-      if (first) {
-        assert.equal(d[0], 0, 'handshake');
-        d = d.subarray(1);
-        first = false;
-      }
-      for (const m of dec.push(d)) {
-        got.push(m);
-        if (m.aux1 !== 0) {
-          s.destroy();
-          resolve(got);
-        }
-      }
-    });
-    s.on('error', reject);
-    s.write(append); // matchtag 0: no reply
-    setTimeout(() => s.write(dmesgReq), 100);
-  });
+  const c = await RawClient.connect(sockPath);
+  c.write(append); // matchtag 0: no reply
+  c.write(dmesgReq); // same connection: handled after the append
+  const msgs = await c.until((m) => m.aux1 !== 0);
+  c.close();
   const last = msgs.at(-1)!;
   assert.equal(last.aux1, 61, 'ENODATA ends the stream');
   assert.equal(last.flags & FLAG_STREAMING, FLAG_STREAMING);
