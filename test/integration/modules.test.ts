@@ -79,3 +79,31 @@ test('heartbeat.pulse events come from the module on rank 0 at its period', asyn
     h.close();
   }
 });
+
+test('flux module stats: message counters, clear, --parse, rusage, and flux-core\'s errors', async () => {
+  const h = await Flux.open(inst.uri);
+  try {
+    await h.rpc('heartbeat.stats-clear', {}).get();
+    for (let i = 0; i < 3; i++) await h.rpc('heartbeat.ping', { seq: i, pad: '' }).get();
+    const st = await h.rpc('heartbeat.stats-get', {}).get<{ rx: { request: number }; tx: { response: number } }>();
+    assert.ok(st.rx.request >= 4, `3 pings + this stats-get were received: ${JSON.stringify(st)}`);
+    assert.ok(st.tx.response >= 3);
+  } finally {
+    h.close();
+  }
+  const json = await flux(['module', 'stats', 'heartbeat'], inst.env);
+  assert.equal(json.status, 0, json.stderr);
+  assert.deepEqual(Object.keys(JSON.parse(json.stdout) as object), ['tx', 'rx']);
+  assert.match(json.stdout, /^\{\n "tx": \{\n {2}"request": \d+,\n/, 'indented by one space like jansson');
+  assert.equal((await flux(['module', 'stats', '-C', 'heartbeat'], inst.env)).status, 0);
+  const parsed = await flux(['module', 'stats', '-p', 'tx.response', 'heartbeat'], inst.env);
+  assert.match(parsed.stdout, /^\d+\n$/);
+  const broker = await flux(['module', 'stats', 'broker'], inst.env);
+  assert.ok((JSON.parse(broker.stdout) as { rx: { request: number } }).rx.request > 0);
+  const ru = await flux(['module', 'stats', '-R', 'heartbeat'], inst.env);
+  assert.ok((JSON.parse(ru.stdout) as { maxrss: number }).maxrss > 0);
+  const missing = await flux(['module', 'stats', '--parse', 'kvs.size', 'heartbeat'], inst.env);
+  assert.deepEqual([missing.stderr, missing.status], ["flux-module: `kvs.size' not found in response\n", 1]);
+  const none = await flux(['module', 'stats', 'nosuchmodule'], inst.env);
+  assert.deepEqual([none.stderr, none.status], ['flux-module: nosuchmodule.stats-get: No service matching nosuchmodule.stats-get is registered\n', 1]);
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadVectors } from './vectors';
-import { formatModuleList } from '../../broker/src/cmd/module';
+import { formatModuleList, formatParsed } from '../../broker/src/cmd/module';
 
 test('flux module list prints a recorded module.list reply exactly as flux-core did', () => {
   const v = loadVectors().get('module-list.json')!;
@@ -21,4 +21,14 @@ test('long format: services cut to 8 characters with +, then the path; idle over
     'overlay                   idle  F     3    12          builtin',
     '',
   ].join('\n'));
+});
+
+test('flux module stats --parse prints values as flux-core does', () => {
+  const r = { tx: { request: 3 }, cache: { 'size': 1.5 }, name: 'x' };
+  assert.equal(formatParsed(r, 'tx.request'), '3');
+  assert.equal(formatParsed(r, 'tx.request', undefined, 'double'), '3.000000');
+  assert.equal(formatParsed(r, 'cache.size', 2, 'int'), '3');
+  assert.equal(formatParsed(r, 'name'), 'x');
+  assert.equal(formatParsed(r, 'tx'), '{\n "request": 3\n}');
+  assert.throws(() => formatParsed(r, 'kvs.size'), /^Error: `kvs\.size' not found in response$/);
 });

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError, last } from '../../broker/src/common/liboptparse/optparse';
 import { PING_OPTIONS } from '../../broker/src/cmd/ping';
+import { STATS_OPTIONS } from '../../broker/src/cmd/module';
 
 const BEHAVIOUR = path.resolve(__dirname, '../../../shared/reference/flux-core-behaviour');
 
@@ -46,4 +47,8 @@ test('errors use getopt wording and the Try hint', () => {
   assert.equal(err(['--count'])[0], "flux-ping: option '--count' requires an argument");
   assert.equal(err(['-c'])[0], "flux-ping: option requires an argument -- 'c'");
   assert.equal(err(['--batch=1'])[0], "flux-ping: option '--batch' doesn't allow an argument");
+});
+
+test('subcommand help with a description line matches flux module stats --help', () => {
+  assert.equal(STATS_OPTIONS.usage(), recorded('module-stats-help.txt'));
 });

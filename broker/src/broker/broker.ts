@@ -23,7 +23,8 @@ import {
 } from '../common/libflux/message';
 import { Attributes } from './attr';
 import { setBootAttributes } from './boot-attrs';
-import { respondPing } from './ping';
+import { respondPing, respondRusage } from './ping';
+import { MsgCounters } from '../common/libflux/msg-counters';
 import { ConnectorLocal, type ClientConn } from './connector-local';
 import { EventDistributor } from './event';
 import { ModuleHost } from './module-host';
@@ -62,6 +63,8 @@ export class Broker {
   readonly log: BrokerLog;
   readonly logService: LogService;
   readonly services: ServiceTable;
+  /** Messages the broker's own services received and sent (`broker.stats-get`). */
+  readonly counters = new MsgCounters();
   readonly events: EventDistributor;
   readonly modules: ModuleHost;
   private readonly overlay: Overlay;
@@ -92,7 +95,10 @@ export class Broker {
     this.log = new BrokerLog(cfg.rank, this.attrs);
     this.log.forward = (line) => this.routeRequest(upstreamAppend(this.rank, this.owner, line));
     this.logService = new LogService(this.log);
-    this.services = new ServiceTable((m) => this.sendResponse(m), (s) => this.log.err(s));
+    this.services = new ServiceTable((m) => {
+      this.counters.sent(m.type);
+      this.sendResponse(m);
+    }, (s) => this.log.err(s));
     this.overlay = new Overlay({
       fromParent: (m) => this.fromParent(m),
       fromChild: (uuid, m) => this.fromChild(uuid, m),
@@ -158,6 +164,12 @@ export class Broker {
     this.attrs.registerService(this.services);
     this.logService.register(this.services);
     this.services.register('broker.ping', (r) => this.ping(r));
+    this.services.register('broker.stats-get', (r) => r.respond({ ...this.counters.toJSON() }));
+    this.services.register('broker.stats-clear', (r) => {
+      this.counters.clear();
+      r.respond({});
+    });
+    this.services.register('broker.rusage', (r) => respondRusage(r));
     this.services.register('overlay.hello', (r) => this.hello(r));
     this.services.register('overlay.topology', (r) => this.topology(r));
     this.services.register('overlay.shutdown', (r) => this.shutdownRequest(r));
@@ -276,6 +288,7 @@ export class Broker {
           this.modules.deliver(moduleUuid, m);
         } else {
           this.modules.touchBuiltin(serviceOf(topic));
+          this.counters.received(m.type);
           this.services.dispatch(m, (r) => this.ping(r));
         }
         return;

@@ -38,17 +38,84 @@ export function formatModuleList(mods: ModInfo[], long: boolean): string {
   return lines.join('\n') + '\n';
 }
 
-const LIST = new Optparse(`${PROG} list`, [{ name: 'long', key: 'l', usage: 'Include full DSO path for each module' }], '[OPTIONS]');
+const LIST = new Optparse(`${PROG} list`, [{ name: 'long', key: 'l', usage: 'Include full DSO path for each module' }], '[OPTIONS]', 25, 'List loaded modules');
 const LOAD = new Optparse(`${PROG} load`, [
   { name: 'name', hasArg: 1, arginfo: 'NAME', usage: 'Override default module name' },
-], '[OPTIONS] module');
+], '[OPTIONS] module', 25, 'Load module');
 const REMOVE = new Optparse(`${PROG} remove`, [
   { name: 'force', key: 'f', usage: 'Ignore nonexistent modules' },
-], '[OPTIONS] module');
+], '[OPTIONS] module', 25, 'Unload module');
 const RELOAD = new Optparse(`${PROG} reload`, [
   { name: 'name', hasArg: 1, arginfo: 'NAME', usage: 'Override default module name' },
   { name: 'force', key: 'f', usage: 'Ignore nonexistent modules' },
 ], '[OPTIONS] module');
+
+export const STATS_OPTIONS = new Optparse(`${PROG} stats`, [
+  { name: 'parse', key: 'p', hasArg: 1, arginfo: 'OBJNAME', usage: 'Parse object period-delimited object name' },
+  { name: 'scale', key: 's', hasArg: 1, arginfo: 'N', usage: 'Scale numeric JSON value by N' },
+  { name: 'type', key: 't', hasArg: 1, arginfo: 'int|double', usage: 'Convert JSON value to specified type' },
+  { name: 'rusage', key: 'R', hasArg: 2, arginfo: 'self|children|thread', usage: 'Request rusage data instead of stats (default: self)' },
+  { name: 'clear', key: 'c', usage: 'Clear stats on target rank' },
+  { name: 'clear-all', key: 'C', usage: 'Clear stats on all ranks' },
+], '[OPTIONS] module', 25, 'Display stats on module');
+
+/** The text flux-core prints for a failed RPC: the service's own message when it sent one. */
+function rpcText(e: unknown): string {
+  return e instanceof FluxError ? e.message : errText(e);
+}
+
+/** `--parse a.b.c`: the value at that path, printed as flux-core does (optionally scaled/converted). */
+export function formatParsed(obj: unknown, objname: string, scale?: number, type?: string): string {
+  let v: unknown = obj;
+  for (const part of objname.split('.')) {
+    if (v === null || typeof v !== 'object' || !(part in v)) throw new Error(`\`${objname}' not found in response`);
+    v = (v as Record<string, unknown>)[part];
+  }
+  if (typeof v === 'number') {
+    let n = scale !== undefined ? v * scale : v;
+    const asInt = type === 'int' || (type === undefined && Number.isInteger(n));
+    if (asInt) n = Math.trunc(n);
+    return asInt ? String(n) : n.toFixed(6);
+  }
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v, null, 1);
+}
+
+async function stats(h: Flux, o: ReturnType<Optparse['parse']>, name: string): Promise<void> {
+  if (has(o, 'clear-all')) {
+    // Every rank that runs the module; ranks without it answer ENOSYS, which is fine.
+    const size = Number(await h.getattr('size'));
+    const results = await Promise.allSettled(Array.from({ length: size }, (_, rank) => h.rpc(`${name}.stats-clear`, {}, { nodeid: rank }).get()));
+    const real = results.find((x): x is PromiseRejectedResult => x.status === 'rejected' && !(x.reason instanceof FluxError && x.reason.errnum === 38));
+    if (real) die(PROG, `${name}.stats-clear: ${rpcText(real.reason)}`);
+    return;
+  }
+  if (has(o, 'clear')) {
+    await h.rpc(`${name}.stats-clear`, {}).get().catch((e: unknown) => die(PROG, `${name}.stats-clear: ${rpcText(e)}`));
+    return;
+  }
+  let topic = `${name}.stats-get`;
+  let payload: Record<string, unknown> = {};
+  if (has(o, 'rusage')) {
+    topic = `${name}.rusage`;
+    const who = last(o, 'rusage');
+    payload = { who: who ? who : 'self' };
+  }
+  const r = await h.rpc(topic, payload).get().catch((e: unknown) => die(PROG, `${topic}: ${rpcText(e)}`));
+  const objname = last(o, 'parse');
+  if (objname === undefined) {
+    out.write(JSON.stringify(r, null, 1) + '\n');
+    return;
+  }
+  const scaleText = last(o, 'scale');
+  const type = last(o, 'type');
+  if (type !== undefined && type !== 'int' && type !== 'double') die(PROG, `--type must be int or double`);
+  try {
+    out.write(formatParsed(r, objname, scaleText === undefined ? undefined : Number(scaleText), type) + '\n');
+  } catch (e) {
+    die(PROG, e instanceof Error ? e.message : String(e));
+  }
+}
 
 async function withHandle(run: (h: Flux) => Promise<void>): Promise<void> {
   const h = await open(PROG);
@@ -108,6 +175,14 @@ export async function module(argv: string[]): Promise<void> {
         throw new Exit(1);
       }
       return withHandle((h) => remove(h, o.args[0], has(o, 'force')));
+    }
+    case 'stats': {
+      const o = parseOrExit(STATS_OPTIONS, rest);
+      if (o.args.length !== 1) {
+        process.stderr.write(STATS_OPTIONS.usage());
+        throw new Exit(1);
+      }
+      return withHandle((h) => stats(h, o, o.args[0]));
     }
     case 'reload': {
       const o = parseOrExit(RELOAD, rest);

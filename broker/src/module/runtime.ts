@@ -11,7 +11,7 @@ import { errno, FluxError } from '../common/libflux/errno';
 import { Flux } from '../common/libflux/handle';
 import { FLAG_NORESPONSE, MSGTYPE_REQUEST, newMessage, setJson } from '../common/libflux/message';
 import { PortTransport } from '../common/libflux/port-transport';
-import { respondPing } from '../broker/ping';
+import { respondPing, respondRusage } from '../broker/ping';
 import { ServiceTable, type RequestHandler, type Responder } from '../broker/service';
 
 export const MODULE_RUNNING = 1;
@@ -58,6 +58,13 @@ export function runModule(main: ModuleMain): void {
   };
   // The default `<name>.ping`: the request echoed with the route it took, as flux-core answers.
   const ping: RequestHandler = (r: Responder) => respondPing(r, init.uuid, init.rank);
+  // Default methods every module has (flux-core's libflux/method.c); a module may override them.
+  services.register(`${init.name}.stats-get`, (r) => r.respond({ ...h.counters.toJSON() }));
+  services.register(`${init.name}.stats-clear`, (r) => {
+    h.counters.clear();
+    r.respond({});
+  });
+  services.register(`${init.name}.rusage`, (r) => respondRusage(r));
   services.register(`${init.name}.shutdown`, async () => {
     status(MODULE_FINALIZING);
     for (const cb of shutdownHooks) await cb();

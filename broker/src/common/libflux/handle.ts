@@ -24,6 +24,7 @@ import {
   type Message,
 } from './message';
 import { UsockDecoder, encodeUsock } from './usock';
+import { MsgCounters } from './msg-counters';
 
 export interface RpcOptions {
   /** Target rank, NODEID_ANY (default) or NODEID_UPSTREAM. */
@@ -124,6 +125,8 @@ export class Flux {
   private nextTag = 1;
   private freeTags: number[] = [];
   private pinned = false;
+  /** Messages this handle sent and received, by type (a module's `stats-get`). */
+  readonly counters = new MsgCounters();
   private closed: Error | undefined;
   private rank: number | undefined;
   private readonly handlers = new Set<MessageHandler>();
@@ -157,7 +160,10 @@ export class Flux {
       this.t.close();
       return;
     }
-    for (const m of msgs) this.dispatch(m);
+    for (const m of msgs) {
+      this.counters.received(m.type);
+      this.dispatch(m);
+    }
   }
 
   private dispatch(m: Message): void {
@@ -255,6 +261,7 @@ export class Flux {
   /** Write a message as is (events, NORESPONSE requests). */
   send(m: Message): void {
     if (this.closed) throw this.closed;
+    this.counters.sent(m.type);
     this.t.write(encodeUsock(m));
   }
 

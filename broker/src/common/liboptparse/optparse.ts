@@ -39,6 +39,8 @@ export class Optparse {
     options: OptionSpec[],
     readonly usageLine = '[OPTIONS]',
     readonly optionWidth = 25,
+    /** A line printed under the usage line (liboptparse subcommands have one). */
+    readonly description?: string,
   ) {
     this.options = [{ name: 'help', key: 'h', usage: 'Display this message.' }, ...options];
   }
@@ -122,6 +124,7 @@ export class Optparse {
   /** The --help text, liboptparse layout. */
   usage(): string {
     const lines = [`Usage: ${this.prog} ${this.usageLine}`];
+    if (this.description) lines.push(this.description);
     const groups = new Map<string, OptionSpec[]>();
     for (const o of this.options) {
       if (o.hidden) continue;

@@ -24,5 +24,4 @@ runModule((ctx) => {
   };
   const timer = setInterval(pulse, period * 1000);
   ctx.onShutdown(() => clearInterval(timer));
-  ctx.serve('heartbeat.stats-get', (r) => r.respond({ period }));
 });
