@@ -17,13 +17,12 @@ import {
   ROLE_OWNER,
   deriveErrorResponse,
   getJson,
-  newMessage,
-  setJson,
   type Message,
 } from '../common/libflux/message';
 import { Attributes } from './attr';
 import { setBootAttributes } from './boot-attrs';
 import { respondPing, respondRusage } from './ping';
+import { BrokerRpc } from './broker-rpc';
 import { MsgCounters } from '../common/libflux/msg-counters';
 import { ConnectorLocal, type ClientConn } from './connector-local';
 import { EventDistributor } from './event';
@@ -75,8 +74,7 @@ export class Broker {
   private parentUuid: string | undefined;
   private readonly childUuid = new Map<number, string>();
   private readonly childRank = new Map<string, number>();
-  private readonly internal = new Map<number, (m: Message) => void>();
-  private nextTag = 1;
+  private readonly selfRpc = new BrokerRpc(this.owner, (m) => this.routeRequest(m));
   state: BrokerState = 'join';
   private started = false;
   /** Called once the whole instance is up (rank 0) or this subtree joined (others). */
@@ -332,7 +330,7 @@ export class Broker {
     }
     const hop = m.routes[0];
     if (hop === undefined) {
-      this.internal.get(m.aux2)?.(m);
+      this.selfRpc.deliver(m);
       return;
     }
     m.routes.shift();
@@ -352,22 +350,7 @@ export class Broker {
 
   /** An RPC from the broker itself (responses come back with an empty route stack). */
   rpc(topic: string, payload: Record<string, unknown>, nodeid: number): Promise<Message> {
-    const tag = this.nextTag++;
-    const m = newMessage(MSGTYPE_REQUEST, topic);
-    m.flags |= FLAG_ROUTE;
-    m.aux1 = nodeid;
-    m.aux2 = tag;
-    m.userid = this.owner;
-    m.rolemask = ROLE_OWNER | ROLE_LOCAL;
-    setJson(m, payload);
-    return new Promise((resolve, reject) => {
-      this.internal.set(tag, (resp) => {
-        this.internal.delete(tag);
-        if (resp.aux1 !== 0) reject(new FluxError(resp.aux1));
-        else resolve(resp);
-      });
-      this.routeRequest(m);
-    });
+    return this.selfRpc.call(topic, payload, nodeid);
   }
 
   // --- shutdown -------------------------------------------------------------
