@@ -18,6 +18,8 @@ const entries = [
   { entryPoints: ['broker/src/main.ts'], outfile: 'dist/broker.js' },
   // broker modules: one bundle each, loaded into a broker's worker thread
   { entryPoints: ['broker/src/modules/heartbeat/heartbeat.ts'], outfile: 'dist/modules/heartbeat.js' },
+  // what hosts a module: the worker thread's script, or the `--exec` child process (module-exec)
+  { entryPoints: ['broker/src/module/loader.ts'], outfile: 'dist/module-loader.js' },
   // the `flux` command line
   { entryPoints: ['broker/src/cmd/flux.ts'], outfile: 'dist/flux.js', banner: { js: '#!/usr/bin/env node' } },
   // VS Code extension host
@@ -31,6 +33,10 @@ import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 mkdirSync('dist/bin', { recursive: true });
 writeFileSync('dist/bin/flux', "#!/usr/bin/env node\nrequire('../flux.js');\n");
 chmodSync('dist/bin/flux', 0o755);
+// the Python side of `flux modprobe run FILE.py` (flux-core style rc files)
+import { copyFileSync } from 'node:fs';
+mkdirSync('dist/python', { recursive: true });
+copyFileSync('broker/python/modprobe_shim.py', 'dist/python/modprobe_shim.py');
 
 if (watch) {
   for (const e of entries) {

@@ -1,19 +1,16 @@
 /**
- * Metric 2: unloaded RPC round trips (one request in flight at a time).
- *
- * An instance is started with `flux start --test-size=N [-S tbon.topo=T] sh -c 'echo URI; cat'`;
- * the initial program prints $FLUX_URI and then waits for its stdin (our pipe) to close, so the
- * instance lives exactly as long as we need it. This process then opens the URI with the client
+ * Metric 2: unloaded RPC round trips (one request in flight at a time), inside an instance
+ * started by instance.ts. This process opens the URI with the client
  * library (broker/src/common/libflux/handle.ts) and runs, per target rank, sequential
  * `h.rpc('broker.ping', ..., {nodeid}).get()` calls (one in flight), each timed with hrtime:
  * the same shape as flux-core's Python loop (`flux.Flux().rpc(...).get()`). The first PING_COUNT
  * are reported as "cold", then after WARMUP more, PING_COUNT are measured as the main figure.
  * It also runs our `flux ping --count=1000 --interval=0.001 RANK` CLI, like flux-core's section b.
  */
-import { Flux } from '../broker/src/common/libflux/handle';
+import type { Flux } from '../broker/src/common/libflux/handle';
 import { level, parseTopology } from '../broker/src/broker/topology';
 import * as fc from './flux-core';
-import { FLUX_JS, childEnv, fluxStartArgs, run, start } from './proc';
+import { FLUX_JS, childEnv, run } from './proc';
 import { fmtMs, summarize, type Row, type Summary } from './stats';
 
 export const PING_COUNT = 1000;
@@ -62,7 +59,7 @@ async function timedLoop(h: Flux, rank: number, count: number): Promise<Summary>
   return summarize(times);
 }
 
-async function libLoop(h: Flux, rank: number): Promise<{ cold: Summary; lib: Summary }> {
+export async function libLoop(h: Flux, rank: number): Promise<{ cold: Summary; lib: Summary }> {
   const cold = await timedLoop(h, rank, PING_COUNT);
   await timedLoop(h, rank, WARMUP);
   const lib = await timedLoop(h, rank, PING_COUNT);
@@ -70,7 +67,7 @@ async function libLoop(h: Flux, rank: number): Promise<{ cold: Summary; lib: Sum
 }
 
 /** `flux ping --count=N --interval=0.001 RANK` against the running instance; parses `time=X ms`. */
-async function cliPing(uri: string, rank: number): Promise<Summary> {
+export async function cliPing(uri: string, rank: number): Promise<Summary> {
   const r = await run(process.execPath, [FLUX_JS, 'ping', `--count=${PING_COUNT}`, '--interval=0.001', String(rank)], {
     timeoutMs: 30_000,
     env: childEnv({ FLUX_URI: uri }),
@@ -86,35 +83,6 @@ export interface PingTarget {
   label: string;
   rank: number;
   cli: boolean;
-}
-
-/** Start one instance, measure each target, stop the instance cleanly. */
-export async function benchPingInstance(size: number, topo: string | undefined, targets: PingTarget[], log: (s: string) => void): Promise<PingResult[]> {
-  const topoSpec = topo ?? 'kary:32';
-  const t = parseTopology(topoSpec, size);
-  const inst = start(process.execPath, fluxStartArgs(size, topo, ['sh', '-c', 'echo "BENCH_URI=$FLUX_URI"; exec cat >/dev/null']), {
-    timeoutMs: 120_000,
-    stdin: 'pipe',
-  });
-  const out: PingResult[] = [];
-  let h: Flux | undefined;
-  try {
-    const m = await inst.waitLine(/^BENCH_URI=(\S+)$/m, 30_000);
-    const uri = m[1];
-    h = await Flux.open(uri);
-    for (const tg of targets) {
-      const { cold, lib } = await libLoop(h, tg.rank);
-      const cli = tg.cli ? await cliPing(uri, tg.rank) : undefined;
-      out.push({ label: tg.label, size, topo: topoSpec, rank: tg.rank, hops: level(t, tg.rank), lib, cold, cli });
-      log(`ping: ${tg.label}: cold p50 ${fmtMs(cold.p50)}, warm p50 ${fmtMs(lib.p50)} p99 ${fmtMs(lib.p99)}${cli ? `; flux ping p50 ${fmtMs(cli.p50)}` : ''}`);
-    }
-  } finally {
-    h?.close();
-    inst.child.stdin?.end(); // the initial program's `cat` ends, the instance shuts down
-    const r = await inst.done;
-    if (r.code !== 0) log(`ping: instance of size ${size} ended with ${r.timedOut ? 'a timeout' : `status ${r.code ?? r.signal}`}: ${r.stderr.trim().slice(-300)}`);
-  }
-  return out;
 }
 
 /** The deepest rank of a topology (the highest rank at the maximum level). */

@@ -1,6 +1,7 @@
 /**
  * Small statistics and formatting helpers shared by the benchmark areas.
- * Every figure the suite reports is a time in milliseconds.
+ * Figures are times in milliseconds unless a row says otherwise (throughput in RPC/s,
+ * memory in KiB).
  */
 
 /** Wall-clock time in milliseconds since the epoch, with sub-millisecond resolution, comparable across processes. */
@@ -59,6 +60,16 @@ export function fmtRange(xs: readonly number[]): string {
   return `${fmtMs(Math.min(...xs))}–${fmtMs(Math.max(...xs))}`;
 }
 
+/** What a row's figures are: a time (ms, lower is better), a rate (RPC/s, higher is better), a size (KiB, lower is better). */
+export type Unit = 'ms' | 'rps' | 'kib';
+
+export function fmtValue(v: number, unit: Unit = 'ms'): string {
+  if (!Number.isFinite(v)) return '-';
+  if (unit === 'rps') return `${v >= 10_000 ? (v / 1000).toFixed(1) + 'k' : v.toFixed(0)}/s`;
+  if (unit === 'kib') return `${(v / 1024).toFixed(1)} MiB`;
+  return fmtMs(v);
+}
+
 /** ours / reference as "0.42x"; "n/a" when there is no reference figure. */
 export function fmtRatio(ours: number, ref: number | undefined): string {
   if (ref === undefined || !Number.isFinite(ref) || ref <= 0 || !Number.isFinite(ours)) return 'n/a';
@@ -69,8 +80,10 @@ export function fmtRatio(ours: number, ref: number | undefined): string {
 /** One row of the final table. Times in ms; `ref` undefined means flux-core has no figure. */
 export interface Row {
   metric: string;
-  /** Our median (or percentile) in ms; undefined when the metric was skipped. */
+  /** Our median (or percentile), in `unit`; undefined when the metric was skipped. */
   ours?: number;
+  /** Default 'ms'. For 'rps' a ratio above 1.00x means we are faster. */
+  unit?: Unit;
   /** What the "runs" column says: "7 runs", "1000 RPCs". */
   runs: string;
   ref?: number;
@@ -87,10 +100,10 @@ export function renderTable(rows: readonly Row[]): string {
   const data = rows.filter((r) => !r.section);
   const cells = data.map((r) => [
     r.metric,
-    r.skipped !== undefined ? r.skipped : fmtMs(r.ours ?? NaN),
+    r.skipped !== undefined ? r.skipped : fmtValue(r.ours ?? NaN, r.unit),
     r.skipped !== undefined ? '-' : r.runs,
-    r.ref === undefined ? 'n/a' : fmtMs(r.ref),
-    r.skipped !== undefined ? '-' : fmtRatio(r.ours ?? NaN, r.ref),
+    r.ref === undefined ? 'n/a' : fmtValue(r.ref, r.unit),
+    r.skipped !== undefined ? '-' : fmtRatio(r.ours ?? NaN, r.ref) + (r.unit === 'rps' && r.ref !== undefined ? ' (higher=better)' : ''),
     r.note ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (i === header.length - 1 ? 0 : c[i].length))));

@@ -4,6 +4,7 @@
  *   --rank=R --size=N --rundir=DIR --topo=SPEC [-S NAME=VALUE]... [-- CMD ARGS...]
  * The IPC channel is the lifeline: when `flux start` dies, so does every broker.
  */
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { Broker, localUri } from './broker/broker';
 import { InitialProgram } from './broker/initial-program';
@@ -14,19 +15,26 @@ interface Args {
   rundir: string;
   topo: string;
   attrs: Record<string, string>;
+  configPath?: string;
+  /** The launcher made the rundir and removes it; rank 0 does it instead if the launcher dies. */
+  rundirCleanup: boolean;
   command: string[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { rank: -1, size: -1, rundir: '', topo: 'kary:32', attrs: {}, command: [] };
+  const a: Args = { rank: -1, size: -1, rundir: '', topo: 'kary:32', attrs: {}, rundirCleanup: false, command: [] };
   for (let i = 0; i < argv.length; i++) {
     const s = argv[i];
     if (s === '--') {
       a.command = argv.slice(i + 1);
       break;
     }
-    const m = /^--(rank|size|rundir|topo)=(.*)$/.exec(s);
-    if (m) {
+    const m = /^--(rank|size|rundir|topo|config-path)=(.*)$/.exec(s);
+    if (s === '--rundir-cleanup') {
+      a.rundirCleanup = true;
+    } else if (m?.[1] === 'config-path') {
+      a.configPath = m[2];
+    } else if (m) {
       if (m[1] === 'rank') a.rank = Number(m[2]);
       else if (m[1] === 'size') a.size = Number(m[2]);
       else if (m[1] === 'rundir') a.rundir = m[2];
@@ -56,7 +64,7 @@ async function main(): Promise<void> {
   // Shows as flux-broker-R in ps and /proc/PID/status, as flux-core's brokers do
   // (flux uri pid:PID relies on it).
   process.title = `flux-broker-${args.rank}`;
-  const broker = new Broker({ rank: args.rank, size: args.size, rundir: args.rundir, topo: args.topo, attrs: args.attrs });
+  const broker = new Broker({ rank: args.rank, size: args.size, rundir: args.rundir, topo: args.topo, attrs: args.attrs, configPath: args.configPath });
   const program = new InitialProgram();
   let exiting = false;
 
@@ -70,6 +78,8 @@ async function main(): Promise<void> {
   // Lifeline: `flux start` (or the extension) went away without a clean stop.
   process.on('disconnect', () => {
     program.kill('SIGKILL');
+    // `flux start` cannot remove the rundir it made any more: rank 0 does (sync: the process ends here).
+    if (args.rank === 0 && args.rundirCleanup) rmSync(args.rundir, { recursive: true, force: true });
     process.exit(1);
   });
   // Ctrl-C reaches the whole foreground group; `flux start` coordinates the stop.
@@ -79,43 +89,36 @@ async function main(): Promise<void> {
     exit(143);
   });
 
-  let stopping = false;
-  const leaderShutdown = async (status: number): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    await broker.shutdownChildren();
-    exit(status);
-  };
-
-  broker.onShutdownRequest = () => broker.shutdownChildren();
-  broker.onShutdownConfirmed = () => exit(0);
+  const programEnv = (rank: number): NodeJS.ProcessEnv => ({ ...process.env, FLUX_URI: localUri(args.rundir, rank), PATH: withFluxOnPath(process.env.PATH) });
+  broker.programEnv = () => programEnv(args.rank);
+  // The state machine reached exit: leave with its status (rank 0: the initial program's).
+  broker.onExit = (status) => exit(status);
   // flux-core: a broker that lost its parent cannot rejoin; it exits (and so does its subtree).
   broker.onLostParent = () => exit(1);
 
   if (args.rank === 0) {
-    let requested: number | undefined;
     process.on('message', (msg: LauncherMessage) => {
       if (msg?.type !== 'shutdown') return;
-      if (program.running) {
-        // The initial program's status (128+1 for SIGHUP) becomes the instance's.
-        program.kill('SIGHUP');
-        setTimeout(() => program.kill('SIGKILL'), 2000).unref();
-      } else {
-        requested = 0;
-        void leaderShutdown(0);
-      }
+      if (!broker.abortProgram()) broker.shutdown();
     });
-    broker.onRun = () => {
-      const uri = localUri(args.rundir, 0);
-      process.send?.({ type: 'run', uri });
-      if (requested !== undefined) return;
-      if (args.attrs['broker.rc2_none'] !== undefined && args.command.length === 0) return;
-      const env = { ...process.env, FLUX_URI: uri, PATH: withFluxOnPath(process.env.PATH) };
-      void program.run(args.command, env).then((res) => {
-        if (res.error) process.stderr.write(`flux-start: ${res.error}\n`);
-        void leaderShutdown(res.status);
-      });
+    broker.onRun = () => process.send?.({ type: 'run', uri: localUri(args.rundir, 0) });
+    broker.abortProgram = () => {
+      if (!program.running) return false;
+      // flux-core: the initial program gets SIGHUP; its status (129) becomes the instance's.
+      program.kill('SIGHUP');
+      setTimeout(() => program.kill('SIGKILL'), 2000).unref();
+      return true;
     };
+    const noProgram = args.attrs['broker.rc2_none'] !== undefined && args.command.length === 0;
+    broker.initialProgram = noProgram ? undefined : () =>
+      program.run(args.command, programEnv(0)).then((res) => {
+        if (res.error) process.stderr.write(`flux-start: ${res.error}\n`);
+        return res.status;
+      });
+  } else {
+    process.on('message', (msg: LauncherMessage) => {
+      if (msg?.type === 'shutdown') broker.shutdown();
+    });
   }
 
   await broker.start();

@@ -43,7 +43,7 @@ test('flux logger, then flux dmesg shows the entry with its app, severity and ra
   const d = await flux(['dmesg'], envOf(0));
   assert.equal(d.status, 0, d.stderr);
   assert.match(d.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z logger\.notice\[0\]: hello-from-test$/m);
-  assert.match(d.stdout, /^\S+Z broker\.debug\[0\]: run: instance is up$/m, 'the broker\'s own messages are there');
+  assert.match(d.stdout, /^\S+Z broker\.info\[0\]: quorum-full: quorum->run \S+s$/m, 'the broker\'s own messages are there');
   const d3 = await flux(['dmesg'], envOf(3));
   assert.match(d3.stdout, /^\S+Z myapp\.warning\[3\]: two words$/m);
   assert.doesNotMatch(d3.stdout, /hello-from-test/, 'each broker has its own ring');

@@ -24,8 +24,9 @@ test('every rank runs the heartbeat module in a thread, listed with the built-in
   try {
     for (let r = 0; r < 3; r++) {
       const { mods } = await h.rpc('module.list', {}, { nodeid: r }).get<{ mods: Mod[] }>();
-      const names = mods.map((m) => m.name).sort();
-      assert.deepEqual(names, ['connector-local', 'heartbeat', 'overlay'], `rank ${r}`);
+      const names = mods.map((m) => m.name);
+      for (const n of ['connector-local', 'heartbeat', 'overlay']) assert.ok(names.includes(n), `rank ${r}: ${n} in ${names.join(' ')}`);
+      for (const m of mods) if (m.name !== 'heartbeat') assert.equal(m.path, 'builtin', `rank ${r}: only heartbeat is a module file`);
       const hb = mods.find((m) => m.name === 'heartbeat')!;
       assert.equal(hb.status, 1);
       assert.match(hb.path, /dist\/modules\/heartbeat\.js$/);
@@ -44,7 +45,7 @@ test('load, remove and reload with flux-core\'s errors', async () => {
   const dup = await flux(['module', 'load', 'heartbeat'], inst.env);
   assert.deepEqual([dup.stderr, dup.status], ['flux-module: load heartbeat: File exists\n', 1]);
   const none = await flux(['module', 'load', 'nosuch'], inst.env);
-  assert.deepEqual([none.stderr, none.status], ['flux-module: load nosuch: No such file or directory\n', 1]);
+  assert.deepEqual([none.stderr, none.status], ['flux-module: load nosuch: module not found in search path\n', 1]);
   assert.equal((await flux(['module', 'remove', 'heartbeat'], inst.env)).status, 0);
   const gone = await flux(['module', 'remove', 'heartbeat'], inst.env);
   assert.deepEqual([gone.stderr, gone.status], ['flux-module: remove heartbeat: No such file or directory\n', 1]);
@@ -55,9 +56,9 @@ test('load, remove and reload with flux-core\'s errors', async () => {
   } finally {
     h.close();
   }
-  // A module whose start fails is a load error and does not stay listed.
+  // A module whose start fails is a load error (with the module's message) and does not stay listed.
   const bad = await flux(['module', 'load', 'heartbeat', 'bogus=1'], inst.env);
-  assert.deepEqual([bad.stderr.split('\n').filter((l) => l.startsWith('flux-module')), bad.status], [['flux-module: load heartbeat: Invalid argument'], 1]);
+  assert.deepEqual([bad.stderr, bad.status], ['flux-module: load heartbeat: unknown option: bogus=1\n', 1]);
   assert.doesNotMatch((await flux(['module', 'list'], inst.env)).stdout, /^heartbeat/m);
   assert.equal((await flux(['module', 'load', 'heartbeat', 'period=0.05'], inst.env)).status, 0);
   assert.equal((await flux(['module', 'reload', 'heartbeat', 'period=0.05'], inst.env)).status, 0);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { alive, flux, startInstance, waitGone, type Instance } from './helpers';
+import { spawn } from 'node:child_process';
+import { FLUX, alive, flux, startInstance, waitGone, type Instance } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { FluxError } from '../../broker/src/common/libflux/errno';
 import { FLAG_STREAMING, getJson, type Message } from '../../broker/src/common/libflux/message';
@@ -88,6 +89,48 @@ test('overlay.health has flux-core\'s shape', async () => {
   assert.deepEqual((await health(7)).children, []);
 });
 
+test('flux overlay trace shows the messages crossing rank 0\'s links, until interrupted', async () => {
+  const t = spawn(process.execPath, [FLUX, 'overlay', 'trace', '-t', 'request,response', 'broker.*'], { env: inst.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  t.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = new Promise<number | null>((res) => t.once('exit', (code) => res(code)));
+  try {
+    // The tracer registers asynchronously: ping until its stream shows a ping both ways.
+    await until('the trace to show a ping to rank 1 and its response', async () => {
+      await h.rpc('broker.ping', {}, { nodeid: 1 }).get();
+      await h.rpc('attr.get', { name: 'rank' }, { nodeid: 1 }).get();
+      return / tx 1 > broker\.ping /.test(text) && / rx 1 < broker\.ping .* success/.test(text);
+    });
+  } finally {
+    t.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, 'SIGTERM ends the trace normally');
+  const ts = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}';
+  assert.match(text, new RegExp(`^${ts} tx 1 > broker\\.ping \\[\\d+\\]$`, 'm'));
+  assert.match(text, new RegExp(`^${ts} rx 1 < broker\\.ping \\[\\d+\\] success$`, 'm'));
+  assert.ok(!text.includes('attr.get'), 'the topic glob filters');
+  assert.ok(!/ e /.test(text), 'the type filter leaves events out');
+  const bad = await flux(['overlay', 'trace', '-t', 'foo,bar'], inst.env);
+  assert.deepEqual([bad.stderr, bad.status], ['flux-overlay: valid types: request, response, event, control\n', 1]);
+  assert.equal((await flux(['overlay', 'trace', 'x', 'y'], inst.env)).status, 1);
+});
+
+test('flux overlay errors is empty and parentof follows the tree while all is well', async () => {
+  const e = await flux(['overlay', 'errors'], inst.env);
+  assert.deepEqual([e.stdout, e.stderr, e.status], ['', '', 0], 'as recorded in overlay-errors.txt');
+  assert.equal((await flux(['overlay', 'parentof', '7'], inst.env)).stdout, '3\n');
+  assert.equal((await flux(['overlay', 'parentof', '2'], inst.env)).stdout, '0\n');
+  const root = await flux(['overlay', 'parentof', '0'], inst.env);
+  assert.deepEqual([root.stderr, root.status], ['flux-overlay: 0 has no parent\n', 1]);
+  const big = await flux(['overlay', 'parentof', '8'], inst.env);
+  assert.deepEqual([big.stderr, big.status], ['flux-overlay: 8 is not a valid rank in this instance\n', 1]);
+  const hl = await flux(['overlay', 'status', '-t', '10', '-H', '4'], inst.env);
+  assert.deepEqual(hl.stdout.split('\n').filter((l) => l.includes('<<')), [`<<0 ${HOST}>>: full`, `├─ <<1 ${HOST}>>: full`, `│  └─ <<4 ${HOST}>>: full`]);
+  const out = await flux(['overlay', 'status', '-H', '9'], inst.env);
+  assert.deepEqual([out.stderr, out.status], ['flux-overlay: --highlight: rank 9 not in set 0-7\n', 1]);
+  assert.equal((await flux(['overlay', 'status', '--down'], inst.env)).stdout, '', '--down: nothing is down');
+});
+
 test('a killed leaf is lost: in-flight and new RPCs fail fast, the rest keeps serving', async () => {
   const leaf = 6;
   // Freeze the leaf so a request to it stays in flight, then kill it.
@@ -112,7 +155,7 @@ test('a killed leaf is lost: in-flight and new RPCs fail fast, the rest keeps se
   assert.equal(st.status, 0, st.stderr);
   assert.match(st.stdout, new RegExp(`^0 ${HOST}: degraded$`, 'm'));
   assert.match(st.stdout, new RegExp(`^└─ 2 ${HOST}: degraded$`, 'm'));
-  assert.match(st.stdout, new RegExp(`^   └─ 6 ${HOST}: lost$`, 'm'));
+  assert.match(st.stdout, new RegExp(`^   └─ 6 ${HOST}: lost lost connection$`, 'm'));
   assert.match(st.stdout, new RegExp(`^├─ 1 ${HOST}: full$`, 'm'));
   assert.equal((await flux(['overlay', 'status', '-t', '10', '--summary'], inst.env)).stdout, 'degraded\n');
   const ping = await flux(['ping', '-c1', String(leaf)], inst.env);
@@ -126,7 +169,24 @@ test('killing a router loses its subtree: the orphan exits (lost parent)', async
   const first = await it.next();
   assert.equal(first.done, false);
   assert.equal(getJson<Health>(first.value as Message).status, 'full');
-  process.kill(pids[3], 'SIGKILL');
+  // The broker's pid, as an admin would get it: flux getattr on that rank's own socket.
+  const g = await flux(['getattr', 'broker.pid'], { ...inst.env, FLUX_URI: `local://${inst.rundir}/local-3` });
+  assert.equal(Number(g.stdout), pids[3]);
+  process.kill(Number(g.stdout), 'SIGKILL');
+  const t0 = Date.now();
+  // Requests to it and below it fail fast: in flight when it died, or refused once it is known lost.
+  for (const rank of [3, 7]) {
+    for (;;) {
+      const err = await within(h.rpc('broker.ping', {}, { nodeid: rank }).get(), 1000).then(() => undefined, (e: unknown) => e);
+      if (err !== undefined) {
+        assert.ok(unreachable(err), `rank ${rank}: ${String(err)}`);
+        break;
+      }
+      assert.ok(Date.now() - t0 < 1000, `rank ${rank} still answers`);
+    }
+  }
+  assert.ok(Date.now() - t0 < 1000, `EHOSTUNREACH within 1 s (took ${Date.now() - t0} ms)`);
+  for (const rank of [0, 1, 2, 4, 5]) assert.equal((await h.rpc('broker.ping', {}, { nodeid: rank }).get<{ rank: number }>()).rank, rank);
   const next = await within(it.next(), 5000);
   assert.equal(getJson<Health>(next.value as Message).status, 'degraded');
   stream.cancelLocal();
@@ -134,7 +194,18 @@ test('killing a router loses its subtree: the orphan exits (lost parent)', async
   await until('rank 1 to report rank 3 lost', async () => (await health(1)).children.find((c) => c.rank === 3)?.status === 'lost');
   await assert.rejects(within(h.rpc('broker.ping', {}, { nodeid: 7 }).get(), 1000), unreachable);
   const st = await flux(['overlay', 'status', '-t', '10', '-v'], inst.env);
-  assert.match(st.stdout, new RegExp(`^│  ├─ 3 ${HOST}: lost for \\S+s$`, 'm'));
+  assert.match(st.stdout, new RegExp(`^│  ├─ 3 ${HOST}: lost for \\S+s lost connection$`, 'm'));
+  const errs = await flux(['overlay', 'errors'], inst.env);
+  assert.deepEqual([errs.stdout, errs.status], [`${HOST},${HOST}: lost connection\n${HOST}: lost parent\n`, 0], 'ranks 3 and 6 lost, 7 cut off');
+  const down = await flux(['overlay', 'status', '--down', '-t', '10'], inst.env);
+  assert.deepEqual(down.stdout.split('\n').filter(Boolean), [
+    `0 ${HOST}: degraded`,
+    `├─ 1 ${HOST}: degraded`,
+    `│  ├─ 3 ${HOST}: lost lost connection`,
+    `│  │  └─ 7 ${HOST}: lost`,
+    `└─ 2 ${HOST}: degraded`,
+    `   └─ 6 ${HOST}: lost lost connection`,
+  ]);
   assert.match(st.stdout, new RegExp(`^│  │  └─ 7 ${HOST}: lost$`, 'm'), 'ghost of the unreachable rank');
   assert.ok(alive(pids[0]) && alive(pids[1]) && alive(pids[4]));
   const w = await flux(['overlay', 'status', '--summary', '--wait=degraded', '-r', '1'], inst.env);
@@ -149,7 +220,26 @@ test('a broker that leaves on its own says goodbye: offline, not lost', async ()
   await until('rank 1 to report rank 4 offline', async () => (await health(1)).children.find((c) => c.rank === 4)?.status === 'offline');
   await assert.rejects(within(h.rpc('broker.ping', {}, { nodeid: 4 }).get(), 1000), unreachable);
   const st = await flux(['overlay', 'status', '-t', '10'], inst.env);
-  assert.match(st.stdout, new RegExp(`^│  └─ 4 ${HOST}: offline$`, 'm'));
+  assert.match(st.stdout, new RegExp(`^│  └─ 4 ${HOST}: offline administrative shutdown$`, 'm'));
+  assert.doesNotMatch((await flux(['overlay', 'errors'], inst.env)).stdout, /shutdown/, 'offline is not an error');
+});
+
+test('flux overlay disconnect drops a subtree: its parent marks it lost and it exits', async () => {
+  const d = await flux(['overlay', 'disconnect', '5'], inst.env);
+  assert.deepEqual([d.stderr, d.status], [`flux-overlay: asking ${HOST} (rank 2) to disconnect child ${HOST} (rank 5)\n`, 0]);
+  assert.equal((await health(2)).children.find((c) => c.rank === 5)?.status, 'lost', 'lost at once');
+  await assert.rejects(within(h.rpc('broker.ping', {}, { nodeid: 5 }).get(), 1000), unreachable);
+  await until('rank 5 to exit', () => Promise.resolve(!alive(pids[5])));
+  const st = await flux(['overlay', 'status', '-t', '10', '-r', '2'], inst.env);
+  assert.match(st.stdout, new RegExp(`^├─ 5 ${HOST}: lost administrative disconnect$`, 'm'));
+  assert.match((await flux(['overlay', 'errors'], inst.env)).stdout, new RegExp(`^${HOST}: administrative disconnect$`, 'm'));
+  const again = await flux(['overlay', 'disconnect', '5'], inst.env);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /^flux-overlay: overlay\.disconnect-subtree: rank 5 is already lost\n$/m);
+  const wrong = await flux(['overlay', 'disconnect', '-r', '1', '2'], inst.env);
+  assert.match(wrong.stderr, /overlay\.disconnect-subtree: requested rank is not this broker's direct child\n$/);
+  const none = await flux(['overlay', 'disconnect', 'nosuchhost'], inst.env);
+  assert.deepEqual([none.stderr, none.status], ['flux-overlay: TARGET must be a valid rank or hostname\n', 1]);
 });
 
 test('a child stopped past tbon.torpid_max is lost, and exits when it wakes up', async () => {

@@ -6,8 +6,11 @@ import { OverlayHealth, aggregate } from '../../broker/src/broker/overlay-health
 import { OverlayMonitor } from '../../broker/src/broker/overlay-monitor';
 import { ServiceTable } from '../../broker/src/broker/service';
 import { FluxError } from '../../broker/src/common/libflux/errno';
-import { drawTree, formatDuration, formatG, type StatusNode } from '../../broker/src/cmd/overlay-tree';
-import { parseTopology } from '../../broker/src/broker/topology';
+import { formatDuration, formatG, statusLines, type HealthChild, type StatusOptions } from '../../broker/src/cmd/overlay-tree';
+import { encodeHostlist } from '../../broker/src/cmd/overlay-common';
+import { encodeSize, TracePrinter } from '../../broker/src/cmd/overlay-trace';
+import { globMatch } from '../../broker/src/broker/overlay-trace';
+import { parseTopology, subtree } from '../../broker/src/broker/topology';
 import {
   FLAG_NORESPONSE,
   FLAG_STREAMING,
@@ -29,14 +32,42 @@ function recorded(file: string, cmd: string): string[] {
   return body.slice(0, body.indexOf('[exit status:')).trimEnd().split('\n');
 }
 
-/** Every broker of a topology, full, on host `vm`. */
-function fullTree(spec: string, size: number, extra: Partial<StatusNode> = {}): StatusNode {
+/**
+ * A pretend instance for the status walk: `spec`/`size` tree on host `vm`, every
+ * broker full unless `status` says otherwise; `unreachable` ranks fail their
+ * health request with that text. Round trips come out as 0.500 ms.
+ */
+function fake(spec: string, size: number, f: {
+  status?: Record<number, string>;
+  reason?: Record<number, string>;
+  unreachable?: Record<number, string>;
+  duration?: (rank: number) => number;
+} = {}): Pick<StatusOptions, 'host' | 'topology' | 'health' | 'now'> & { asked: number[] } {
   const t = parseTopology(spec, size);
-  const mk = (r: number): StatusNode => ({ rank: r, host: 'vm', status: 'full', ...extra, children: t.children(r).map(mk) });
-  return mk(0);
+  const st = (r: number): string => f.status?.[r] ?? 'full';
+  const dur = f.duration ?? (() => 1);
+  const asked: number[] = [];
+  let clock = 0;
+  return {
+    asked,
+    host: () => 'vm',
+    topology: subtree(t, 0),
+    now: () => (clock += 0.5),
+    health: (rank) => {
+      asked.push(rank);
+      const err = f.unreachable?.[rank];
+      if (err !== undefined) return Promise.resolve({ ok: false, error: err });
+      const children: HealthChild[] = t.children(rank).map((c) => {
+        const e: HealthChild = { rank: c, status: st(c), duration: dur(c) };
+        if (f.reason?.[c]) e.error = f.reason[c];
+        return e;
+      });
+      return Promise.resolve({ ok: true, reply: { rank, status: st(rank), duration: dur(rank), children } });
+    },
+  };
 }
 
-const plain = { pretty: true, verbose: 0, color: false };
+const base = { mode: 'all' as const, verbose: 0, color: false, pretty: true, ghost: true, highlight: new Set<number>() };
 
 test('status aggregation: degraded beats partial beats full', () => {
   assert.equal(aggregate([]), 'full');
@@ -109,7 +140,7 @@ test('formatDuration matches fsd_format_duration', () => {
   assert.equal(formatG(0.00001234), '1.234e-05');
 });
 
-test('the tree drawings flux-core printed (topology-examples.txt)', () => {
+test('the tree drawings flux-core printed (topology-examples.txt)', async () => {
   const cases: [string, number, string][] = [
     ['kary:2', 8, 'flux start --test-size=8 -Stbon.fanout=2 sh -c "flux getattr tbon.topo; flux overlay status"'],
     ['kary:3', 8, 'flux start --test-size=8 -Stbon.topo=kary:3 flux overlay status'],
@@ -118,38 +149,91 @@ test('the tree drawings flux-core printed (topology-examples.txt)', () => {
   ];
   for (const [spec, size, cmd] of cases) {
     const want = recorded('topology-examples.txt', cmd).filter((l) => /^[0-9│├└ ]/.test(l));
-    assert.deepEqual(drawTree(fullTree(spec, size), plain), want, spec);
+    const f = fake(spec, size);
+    assert.deepEqual(await statusLines(0, { ...base, ...f }), want, spec);
+    // Leaves are reported by their parent, not asked (flux-core asks only routers without -vv).
+    assert.ok(f.asked.every((r) => r === 0 || parseTopology(spec, size).children(r).length > 0), `${spec}: only routers asked`);
   }
 });
 
-test('-v, -vv and --no-pretty lines (overlay-status.txt)', () => {
+test('-v, -vv, --summary and --no-pretty lines (overlay-status.txt)', async () => {
   const durations = [1.81867, 1.82025, 1.81867, 1.81913];
-  const rtts = [0.361, 0.447, 0.359, 0.359];
-  const tree = fullTree('kary:32', 4);
-  const all = [tree, ...tree.children];
-  all.forEach((n, i) => Object.assign(n, { duration: durations[i], rtt: rtts[i] }));
-  assert.deepEqual(drawTree(tree, plain), recorded('overlay-status.txt', 'flux overlay status'));
-  assert.deepEqual(drawTree(tree, { ...plain, verbose: 1 }), recorded('overlay-status.txt', 'flux overlay status --color=never -v'));
-  assert.deepEqual(drawTree(tree, { ...plain, verbose: 2 }).map((l) => l.replace(/ for \S+/, '')),
-    recorded('overlay-status.txt', 'flux overlay status --color=never -vv').map((l) => l.replace(/ for \S+/, '')));
-  assert.deepEqual(drawTree(tree, { ...plain, pretty: false }), recorded('overlay-status.txt', 'flux overlay status --no-pretty'));
+  const f = fake('kary:32', 4, { duration: (r) => durations[r] });
+  const strip = (l: string): string => l.replace(/ for \S+/, '').replace(/ \(\d+\.\d{3} ms\)/, ' (RTT)');
+  assert.deepEqual(await statusLines(0, { ...base, ...f }), recorded('overlay-status.txt', 'flux overlay status'));
+  assert.deepEqual(await statusLines(0, { ...base, ...f, verbose: 1 }), recorded('overlay-status.txt', 'flux overlay status --color=never -v'));
+  const vv = await statusLines(0, { ...base, ...fake('kary:32', 4, { duration: (r) => durations[r] }), verbose: 2 });
+  assert.deepEqual(vv.map(strip), recorded('overlay-status.txt', 'flux overlay status --color=never -vv').map(strip));
+  assert.equal(vv[1], '├─ 1 vm: full for 1.82025s (0.500 ms)', '-vv asks the leaves too, for their round trips');
+  assert.deepEqual(await statusLines(0, { ...base, ...f, pretty: false }), recorded('overlay-status.txt', 'flux overlay status --no-pretty'));
+  assert.deepEqual(await statusLines(0, { ...base, ...f, mode: 'summary' }), ['full']);
+  assert.deepEqual(await statusLines(0, { ...base, ...f, mode: 'summary', verbose: 2 }), ['full for 1.81867s (0.500 ms)']);
 });
 
-test('lost, ghost and error lines', () => {
-  const tree: StatusNode = {
-    rank: 0, host: 'h0', status: 'degraded', duration: 2, rtt: 0.5, children: [
-      { rank: 1, host: 'h1', status: 'lost', duration: 1.5, children: [{ rank: 3, host: 'h3', status: 'lost', ghost: true, children: [] }] },
-      { rank: 2, host: 'h2', error: 'Connection timed out', rtt: 500.25, children: [] },
-    ],
-  };
-  assert.deepEqual(drawTree(tree, { ...plain, verbose: 2 }), [
-    '0 h0: degraded for 2s (0.500 ms)',
-    '├─ 1 h1: lost for 1.5s',
-    '│  └─ 3 h3: lost',
-    '└─ 2 h2: Connection timed out (500.250 ms)',
+test('lost children show their reason, ghosts their presumed state, unreachable brokers the error', async () => {
+  // kary:2 of 8: 0:[1,2] 1:[3,4] 2:[5,6] 3:[7]
+  const f = fake('kary:2', 8, {
+    status: { 0: 'degraded', 1: 'degraded', 3: 'lost', 2: 'partial', 6: 'offline' },
+    reason: { 3: 'lost connection', 6: 'administrative shutdown' },
+    unreachable: { 5: 'Connection timed out' },
+  });
+  assert.deepEqual(await statusLines(0, { ...base, ...f }), [
+    '0 vm: degraded',
+    '├─ 1 vm: degraded',
+    '│  ├─ 3 vm: lost lost connection',
+    '│  │  └─ 7 vm: lost',
+    '│  └─ 4 vm: full',
+    '└─ 2 vm: partial',
+    '   ├─ 5 vm: full',
+    '   └─ 6 vm: offline administrative shutdown',
   ]);
-  assert.equal(drawTree(tree, { ...plain, color: true })[1], '├─ 1 h1: \x1b[31mlost\x1b[39m');
-  assert.equal(drawTree(tree, { ...plain, color: true })[2], '│  └─ 3 h3: \x1b[90mlost\x1b[39m');
+  assert.ok(!f.asked.includes(3) && !f.asked.includes(7), 'lost brokers and their subtrees are not asked');
+  const noghost = await statusLines(0, { ...base, ...fake('kary:2', 8, { status: { 0: 'degraded', 1: 'degraded', 3: 'lost' } }), ghost: false });
+  assert.ok(!noghost.some((l) => l.includes('7 vm')), '--no-ghost');
+  const vv = await statusLines(0, { ...base, ...fake('kary:2', 8, { unreachable: { 2: 'Connection timed out' } }), verbose: 2 });
+  assert.equal(vv[5], '└─ 2 vm: Connection timed out (0.500 ms)');
+  assert.deepEqual(vv.length, 6, 'at -vv full ghosts are not printed (flux-core prints only what it asked, or lost/offline)');
+  const v0 = await statusLines(0, { ...base, ...fake('kary:2', 8, { unreachable: { 2: 'Connection timed out' } }) });
+  assert.deepEqual(v0.slice(5), ['└─ 2 vm: Connection timed out', '   ├─ 5 vm: full', '   └─ 6 vm: full'], 'ghosts below an unreachable router carry its last known state');
+  const colored = await statusLines(0, { ...base, ...fake('kary:2', 8, { status: { 0: 'degraded', 1: 'degraded', 3: 'lost' } }), color: true });
+  assert.equal(colored[2], '│  ├─ 3 vm: \x1b[31mlost\x1b[39m');
+  assert.equal(colored[3], '│  │  └─ 7 vm: \x1b[90mlost\x1b[39m');
+  await assert.rejects(statusLines(0, { ...base, ...fake('kary:2', 8, { unreachable: { 0: 'No route to host' } }) }), /^Error: No route to host$/);
+});
+
+test('--down follows only partial/degraded subtrees; -H marks targets and their ancestors', async () => {
+  const f = () => fake('kary:2', 8, { status: { 0: 'degraded', 1: 'degraded', 3: 'lost' }, reason: { 3: 'lost connection' } });
+  assert.deepEqual(await statusLines(0, { ...base, ...f(), mode: 'down' }), [
+    '0 vm: degraded',
+    '└─ 1 vm: degraded',
+    '   ├─ 3 vm: lost lost connection',
+    '   │  └─ 7 vm: lost',
+  ].map((l, i) => (i === 1 ? '├─ 1 vm: degraded' : i > 1 ? `│  ${l.slice(3)}` : l)));
+  assert.deepEqual(await statusLines(0, { ...base, ...fake('kary:2', 8), mode: 'down' }), [], 'nothing is down');
+  const hl = await statusLines(0, { ...base, ...fake('kary:2', 8), highlight: new Set([7]) });
+  assert.deepEqual(hl.filter((l) => l.includes('<<')), ['<<0 vm>>: full', '├─ <<1 vm>>: full', '│  ├─ <<3 vm>>: full', '│  │  └─ <<7 vm>>: full']);
+  const hc = await statusLines(0, { ...base, ...fake('kary:2', 8), highlight: new Set([4]), color: true });
+  assert.equal(hc[4], '│  └─ \x1b[01;34m4 vm\x1b[0m: full');
+});
+
+test('hostlists, sizes, trace lines and topic globs as flux-core writes them', () => {
+  assert.equal(encodeHostlist(['vm', 'vm', 'vm']), 'vm,vm,vm');
+  assert.equal(encodeHostlist(['test2', 'test5', 'test6', 'test7']), 'test[2,5-7]');
+  assert.equal(encodeHostlist(['a1', 'b2', 'b3']), 'a1,b[2-3]');
+  assert.equal(encodeSize(0), '0');
+  assert.equal(encodeSize(1023), '1023');
+  assert.equal(encodeSize(17469), '17.05957K');
+  const p = new TracePrinter(false, false, false);
+  const ts = new Date(2026, 10, 25, 0, 1, 2, 345).getTime() / 1000;
+  assert.equal(p.format({ timestamp: ts, prefix: 'tx', rank: 1, type: 1, topic: 'kvs.ping', payload_size: 19 }), '2026-11-25T00:01:02.345 tx 1 > kvs.ping [19]');
+  assert.equal(p.format({ timestamp: ts, prefix: 'rx', rank: 1, type: 2, topic: 'kvs.ping', payload_size: 19, errnum: 0 }), '2026-11-25T00:01:02.345 rx 1 < kvs.ping [19] success');
+  assert.equal(p.format({ timestamp: ts, prefix: 'rx', rank: 2, type: 2, topic: 'x.y', payload_size: 0, errnum: 2, errstr: 'nope' }), '2026-11-25T00:01:02.345 rx 2 < x.y [0] ENOENT\nnope');
+  assert.equal(p.format({ timestamp: ts, prefix: 'tx', rank: 3, type: 4, topic: 'heartbeat.pulse', payload_size: 2, payload: { a: 1 } }), '2026-11-25T00:01:02.345 tx 3 e heartbeat.pulse [2]\n{\n  "a": 1\n}');
+  const hp = new TracePrinter(false, true, false);
+  assert.equal(hp.format({ timestamp: ts, prefix: 'tx', rank: 1, type: 1, topic: 'a.b', payload_size: 0 }), '[Nov25 00:01] tx 1 > a.b [0]');
+  assert.equal(hp.format({ timestamp: ts + 0.5, prefix: 'tx', rank: 1, type: 1, topic: 'a.b', payload_size: 0 }).slice(0, 14), '[  +2.845000] ');
+  assert.ok(globMatch('*', 'kvs.ping') && globMatch('kvs.*', 'kvs.ping') && !globMatch('kvs.*', 'kvsx.ping'));
+  assert.ok(globMatch('job-manager.[ks]ill', 'job-manager.kill') && globMatch('?.b', 'a.b') && !globMatch('[!a].b', 'a.b'));
 });
 
 test('OverlayMonitor: probes after a disconnect, fails in-flight requests, reports upward', async () => {

@@ -9,12 +9,44 @@ import type { ServiceTable } from './service';
 export const ATTR_IMMUTABLE = 1;
 
 interface Entry {
-  value: string;
+  /** Undefined: the attribute exists but has no value (attr.get says ENOENT, lsattr -v prints "-"). */
+  value: string | undefined;
   flags: number;
 }
 
+/** Checks a value before it is set; throws FluxError (EINVAL) when it is not acceptable. */
+export type AttrValidator = (value: string) => void;
+
 export class Attributes {
   private readonly table = new Map<string, Entry>();
+  private readonly validators = new Map<string, AttrValidator>();
+
+  /** Values of `name` must pass `fn` (flux-core's "active" attributes with setters). */
+  addValidator(name: string, fn: AttrValidator): void {
+    this.validators.set(name, fn);
+  }
+
+  /**
+   * Check every value set so far (the `-S` ones at boot). Throws the first
+   * failure as flux-broker reports it: `NAME: Invalid argument`.
+   */
+  checkAll(): void {
+    for (const [name, fn] of this.validators) {
+      const v = this.table.get(name)?.value;
+      if (v === undefined) continue;
+      try {
+        fn(v);
+      } catch (e) {
+        if (e instanceof FluxError) throw new FluxError(e.errnum, `${name}: ${e.strerror}`);
+        throw e;
+      }
+    }
+  }
+
+  /** An attribute that exists without a value, e.g. parent-uri of a top-level instance. */
+  declare(name: string, flags = 0): void {
+    if (!this.table.has(name)) this.table.set(name, { value: undefined, flags });
+  }
 
   set(name: string, value: string, flags = 0): void {
     this.table.set(name, { value, flags });
@@ -22,7 +54,7 @@ export class Attributes {
 
   /** Set only if not already set (defaults never override `-S` values). */
   setDefault(name: string, value: string, flags = 0): void {
-    if (!this.table.has(name)) this.set(name, value, flags);
+    if (this.table.get(name)?.value === undefined) this.set(name, value, flags);
   }
 
   get(name: string): string | undefined {
@@ -46,7 +78,7 @@ export class Attributes {
       const { name } = r.json<{ name?: unknown }>();
       if (typeof name !== 'string') throw new FluxError(errno.EPROTO);
       const e = this.table.get(name);
-      if (!e) throw new FluxError(errno.ENOENT);
+      if (e?.value === undefined) throw new FluxError(errno.ENOENT);
       r.respond({ value: e.value, flags: e.flags });
     });
     services.register('attr.set', (r) => {
@@ -54,6 +86,7 @@ export class Attributes {
       if (typeof name !== 'string' || typeof value !== 'string') throw new FluxError(errno.EPROTO);
       const e = this.table.get(name);
       if (e && e.flags & ATTR_IMMUTABLE) throw new FluxError(errno.EPERM);
+      this.validators.get(name)?.(value);
       this.set(name, value, e?.flags ?? 0);
       r.respond({});
     });

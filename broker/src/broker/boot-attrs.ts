@@ -5,12 +5,26 @@
  */
 import * as os from 'node:os';
 import { FLUX_VERSION } from '../common/libflux/version';
+import { encodeIdset } from '../common/libidset/idset';
 import { ATTR_IMMUTABLE, type Attributes } from './attr';
-import { descendants, level, maxLevel, type Topology } from './topology';
+import { ipcEndpoint } from './overlay-boot';
+import { criticalRanks, descendants, level, maxLevel, type Topology } from './topology';
 
-export function tbonEndpoint(rundir: string, rank: number): string {
-  return `ipc://${rundir}/tbon-${rank}`;
-}
+/** The ipc:// endpoint rank `rank` binds by default (overlay-boot.ts decides the real one). */
+export const tbonEndpoint = ipcEndpoint;
+
+/** TBON tunables flux-core reports even when nobody set them (lsattr of a flux-core 0.88 instance). */
+const TBON_DEFAULTS: [string, string][] = [
+  ['tbon.interface-hint', 'default-route'],
+  ['tbon.prefertcp', '0'],
+  ['tbon.child_rcvhwm', '0'],
+  ['tbon.connect_timeout', '30s'],
+  ['tbon.tcp_user_timeout', '20s'],
+  ['tbon.torpid_max', '30s'],
+  ['tbon.torpid_min', '5s'],
+  ['tbon.zmq_io_threads', '1'],
+  ['tbon.zmqdebug', '0'],
+];
 
 export function localUri(rundir: string, rank: number): string {
   return `local://${rundir}/local-${rank}`;
@@ -49,7 +63,7 @@ export function setBootAttributes(attrs: Attributes, id: BootIdentity): void {
   attrs.set('tbon.level', String(level(topo, rank)), imm);
   attrs.set('tbon.maxlevel', String(maxLevel(topo)), imm);
   attrs.set('tbon.descendants', String(descendants(topo, rank)), imm);
-  if (topo.children(rank).length > 0) attrs.set('tbon.endpoint', tbonEndpoint(rundir, rank), imm);
-  const parent = topo.parent(rank);
-  if (parent !== undefined) attrs.set('tbon.parent-endpoint', tbonEndpoint(rundir, parent), imm);
+  for (const [k, v] of TBON_DEFAULTS) attrs.setDefault(k, v, imm);
+  attrs.setDefault('broker.critical-ranks', encodeIdset(criticalRanks(topo)), imm);
+  // tbon.endpoint and tbon.parent-endpoint are set once the sockets are up (overlay-boot.ts).
 }

@@ -19,21 +19,28 @@ import {
   getJson,
   type Message,
 } from '../common/libflux/message';
-import { Attributes } from './attr';
+import { ATTR_IMMUTABLE, Attributes } from './attr';
 import { setBootAttributes } from './boot-attrs';
 import { respondPing, respondRusage } from './ping';
 import { BrokerRpc } from './broker-rpc';
 import { MsgCounters } from '../common/libflux/msg-counters';
 import { ConnectorLocal, type ClientConn } from './connector-local';
 import { EventDistributor } from './event';
+import { Groups } from './groups';
+import { DEFAULT_RC1, DEFAULT_RC3, runRc } from './runat';
+import { StateMachine, stateIndex, type StateName } from './state-machine';
+import { ShutdownService } from './shutdown';
+import { ConfigService } from './config-service';
 import { ModuleHost } from './module-host';
-import { BrokerLog } from './log';
+import { BrokerLog, LOG_CRIT, LOG_VALIDATORS } from './log';
 import { LogService, upstreamAppend } from './log-service';
 import { Overlay } from './overlay';
+import { bootOverlay } from './overlay-boot';
 import { OverlayMonitor, monitorOptions } from './overlay-monitor';
 import { routeRequest, serviceOf } from './route';
 import { ServiceTable, type Responder } from './service';
 import { parseTopology, subtree, type Topology } from './topology';
+import { encodeIdset } from '../common/libidset/idset';
 
 export { FLUX_VERSION } from '../common/libflux/version';
 import { FLUX_VERSION } from '../common/libflux/version';
@@ -46,10 +53,10 @@ export interface BrokerConfig {
   topo: string;
   /** Attributes from `-S NAME=VALUE`, applied before defaults. */
   attrs: Record<string, string>;
+  /** `--config-path`: a TOML file or directory, or a JSON file. */
+  configPath?: string;
   /** Rank 0 only: the initial program runner is attached by main.ts. */
 }
-
-export type BrokerState = 'join' | 'quorum' | 'run' | 'shutdown' | 'exit';
 
 export { localUri, tbonEndpoint } from './boot-attrs';
 
@@ -75,19 +82,31 @@ export class Broker {
   private readonly childUuid = new Map<number, string>();
   private readonly childRank = new Map<string, number>();
   private readonly selfRpc = new BrokerRpc(this.owner, (m) => this.routeRequest(m));
-  state: BrokerState = 'join';
-  private started = false;
-  /** Called once the whole instance is up (rank 0) or this subtree joined (others). */
+  /** Run control: join, rc1, quorum, run, shutdown, rc3, exit (state-machine.ts). */
+  readonly sm: StateMachine;
+  readonly groups: Groups;
+  readonly config: ConfigService;
+  private readonly shutdownService: ShutdownService;
+  /** Rank 0: signal the running initial program to end (true if one was running). */
+  abortProgram: () => boolean = () => false;
+  /** Rank 0: runs the initial program when the instance is up; undefined = none. */
+  initialProgram: (() => Promise<number> | undefined) | undefined;
+  /** Environment for the programs this broker runs (rc scripts). */
+  programEnv: () => NodeJS.ProcessEnv = () => process.env;
+  /** Called once on entering `run` (rank 0: the instance is up). */
   onRun: () => void = () => {};
-  /** Called when a parent asks this subtree to shut down; the reply goes after it resolves. */
-  onShutdownRequest: () => Promise<void> = async () => {};
-  /** Called after this broker confirmed its shutdown to its parent. */
-  onShutdownConfirmed: () => void = () => {};
+  /** Called when the state machine reached `exit`, with the broker's exit status. */
+  onExit: (status: number) => void = () => {};
   /** Called when the parent broker went away while this one was running: it must exit. */
   onLostParent: () => void = () => {};
 
+  get state(): StateName {
+    return this.sm.state;
+  }
+
   constructor(private readonly cfg: BrokerConfig) {
     this.rank = cfg.rank;
+    this.config = new ConfigService(cfg.configPath);
     this.size = cfg.size;
     this.topo = parseTopology(cfg.topo, cfg.size);
     this.log = new BrokerLog(cfg.rank, this.attrs);
@@ -110,13 +129,16 @@ export class Broker {
       children: this.topo.children(this.rank),
       uuid: this.uuid,
       owner: this.owner,
-      shuttingDown: () => this.state === 'shutdown' || this.state === 'exit',
+      shuttingDown: () => stateIndex(this.sm.state) >= stateIndex('cleanup'),
       routeRequest: (m) => this.routeRequest(m),
       sendChild: (uuid, m) => this.overlay.sendChild(uuid, m),
       failRequest: (m, errnum) => this.failRequest(m, errnum),
       forgetChild: (rank, uuid) => {
         if (this.childUuid.get(rank) === uuid) this.childUuid.delete(rank);
         this.childRank.delete(uuid);
+        this.groups.childGone(rank);
+        this.sm.disconnect(uuid);
+        this.sm.childGone();
       },
       lostParent: () => this.onLostParent(),
       isParent: (uuid) => uuid === this.parentUuid,
@@ -127,13 +149,29 @@ export class Broker {
       logErr: (s) => this.log.err(s),
       logDebug: (s) => this.log.debug(s),
     }, monitorOptions(cfg.attrs));
+    this.monitor.wire(this.overlay.trace, this.topo, () => (this.attrs.get('hostlist') ?? '').split(','));
     this.connector = new ConnectorLocal(this.owner, {
       request: (m) => this.routeRequest(m),
       other: (m, c) => this.fromClientOther(m, c),
-      disconnected: (c) => this.logService.disconnect(c.uuid),
+      disconnected: (c) => {
+        this.logService.disconnect(c.uuid);
+        this.groups.disconnect(c.uuid);
+        this.sm.disconnect(c.uuid);
+        this.shutdownService.disconnect(c.uuid);
+      },
       log: (s) => this.log.err(s),
     });
+    for (const [name, fn] of Object.entries(LOG_VALIDATORS)) this.attrs.addValidator(name, fn);
     setBootAttributes(this.attrs, { rank: this.rank, size: this.size, rundir: cfg.rundir, topo: this.topo, uuid: this.uuid, owner: this.owner, extra: cfg.attrs });
+    // What a test instance started by `flux start` reports (flux-core: PMI "simple" boot,
+    // all brokers on one node; the launcher, not the broker, removes the rundir).
+    this.attrs.setDefault('broker.boot-method', 'simple', ATTR_IMMUTABLE);
+    this.attrs.setDefault('broker.mapping', JSON.stringify([[0, 1, this.size, 1]]), ATTR_IMMUTABLE);
+    this.attrs.setDefault('rundir-cleanup', '0', ATTR_IMMUTABLE);
+    // A top-level instance has no parent: the attribute exists without a value.
+    this.attrs.declare('parent-uri', ATTR_IMMUTABLE);
+    // Bad -S values (e.g. log-level=9) stop the broker here, with flux-broker's message.
+    this.attrs.checkAll();
     this.events = new EventDistributor({
       rank: this.rank,
       owner: this.owner,
@@ -152,9 +190,18 @@ export class Broker {
         response: (m) => this.sendResponse(m),
         event: (m) => this.events.publish(m),
         log: (s) => this.log.err(s),
+        // flux-core's broker panic: a module failed while running and broker.module-nopanic is unset.
+        panic: (reason) => {
+          this.log.log(LOG_CRIT, 'broker', reason);
+          this.sm.setStatus(1);
+          this.sm.abort('panic');
+        },
       },
+      // flux-core's built-in modules, in its load order (rexec arrives with flux exec).
       [
+        { name: 'config', services: ['config'] },
         { name: 'connector-local', services: ['connector-local'] },
+        { name: 'groups', services: ['groups'] },
         { name: 'overlay', services: ['overlay'] },
       ],
     );
@@ -170,53 +217,114 @@ export class Broker {
     this.services.register('broker.rusage', (r) => respondRusage(r));
     this.services.register('overlay.hello', (r) => this.hello(r));
     this.services.register('overlay.topology', (r) => this.topology(r));
-    this.services.register('overlay.shutdown', (r) => this.shutdownRequest(r));
     this.monitor.register(this.services);
+    this.config.register(this.services);
+    if (cfg.configPath !== undefined) this.attrs.set('config.path', cfg.configPath, ATTR_IMMUTABLE);
+    this.groups = new Groups({
+      rank: this.rank,
+      children: this.topo.children(this.rank),
+      reportParent: (payload) => {
+        const parent = this.topo.parent(this.rank);
+        if (parent !== undefined) this.selfRpc.send('groups.update', payload, parent);
+      },
+    });
+    this.groups.register(this.services);
+    this.attrs.setDefault('broker.quorum', String(this.size));
+    this.attrs.setDefault('broker.rc1_path', DEFAULT_RC1);
+    this.attrs.setDefault('broker.rc3_path', DEFAULT_RC3);
+    this.sm = new StateMachine({
+      rank: this.rank,
+      hasParent: this.topo.parent(this.rank) !== undefined,
+      rc1: () => this.runRc('rc1'),
+      rc3: () => this.runRc('rc3'),
+      rc2: () => this.initialProgram?.(),
+      watchParent: () => this.watchParent(),
+      online: () => this.groups.join('broker.online'),
+      childrenConnected: () => this.childUuid.size > 0,
+      goodbye: () => this.shutdownService.goodbye(),
+      info: (s) => this.log.info(s),
+      err: (s) => this.log.err(s),
+      exit: (status) => this.onExit(status),
+    });
+    this.sm.register(this.services);
+    this.shutdownService = new ShutdownService(this.rank, this.sm, this.log, () => {
+      if (!this.abortProgram()) this.sm.abort('shutdown');
+    });
+    this.shutdownService.register(this.services);
+    // ---- BEGIN rexec: RFC 42 subprocess server for `flux exec` (broker/src/broker/rexec.ts) ----
+    // Registers rexec.* (rexec.disconnect arrives from the connector like any <service>.disconnect)
+    // and sends its processes SIGTERM on entering `exit`. Inline require keeps this one block.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('./rexec') as typeof import('./rexec')).registerRexec(this.services, {
+      rank: this.rank,
+      localUri: () => this.attrs.get('local-uri') ?? '',
+      log: { info: (s) => this.log.info(s), err: (s) => this.log.err(s) },
+    }, this.sm);
+    // ---- END rexec ----
+    this.sm.onState((st) => {
+      if (st === 'run') this.onRun();
+    });
+    if (this.rank === 0) {
+      let onlineLogged = 0;
+      this.groups.onChange((name, members) => {
+        if (name !== 'broker.online') return;
+        const hosts = [...members].map(() => os.hostname()).join(',');
+        // Logged while the instance gathers (as flux-core does), not while it winds down.
+        if (members.size > onlineLogged) this.log.info(`online: ${hosts} (ranks ${encodeIdset(members)})`);
+        onlineLogged = members.size;
+        if (members.size >= this.quorum()) this.sm.quorumFull();
+      });
+    }
   }
 
-  /** Bind, listen, connect; resolves when this broker's sockets are ready. */
+  private quorum(): number {
+    const q = Number(this.attrs.get('broker.quorum'));
+    return Number.isInteger(q) && q > 0 && q <= this.size ? q : this.size;
+  }
+
+  private runRc(which: 'rc1' | 'rc3'): Promise<number | undefined> {
+    return runRc(which, {
+      rank: this.rank,
+      attr: (n) => this.attrs.get(n),
+      call: async (topic, payload) => getJson<Record<string, unknown>>(await this.rpc(topic, payload, this.rank)),
+      env: () => this.programEnv(),
+      info: (s) => this.log.info(s),
+      err: (s) => this.log.err(s),
+    });
+  }
+
+  /** Bind, listen, connect, then start the state machine. */
   async start(): Promise<void> {
-    // Parent link first: children may report in while we are still binding.
+    await this.config.load();
+    // Parent link first: the hello can be queued while this broker binds its own sockets.
     const parent = this.topo.parent(this.rank);
-    if (parent !== undefined) this.overlay.connectParent(this.attrs.get('tbon.parent-endpoint')!, this.uuid);
-    // What flux-core's rc1 loads on every rank that exists here so far; the module
-    // threads start while the sockets are set up, and the rank joins once they run.
-    const rc1 = Promise.all(['heartbeat'].map((name) =>
-      this.modules.load(this.modules.resolve(name), []).catch((e: unknown) => this.log.err(`rc1: load ${name}: ${e instanceof Error ? e.message : String(e)}`))));
-    if (this.topo.children(this.rank).length > 0) {
-      await this.overlay.bindChildren(this.attrs.get('tbon.endpoint')!);
-    }
+    // Binds for the children and connects to the parent; sets tbon.endpoint/tbon.parent-endpoint (overlay-boot.ts).
+    await bootOverlay(this.overlay, { rank: this.rank, rundir: this.cfg.rundir, uuid: this.uuid, topo: this.topo, attrs: this.attrs });
     await this.connector.listen(this.cfg.rundir + `/local-${this.rank}`);
-    await rc1;
-    this.started = true;
-    this.checkJoined();
+    // Followers start keepalives once their parent knows them (watchParent).
+    if (parent === undefined) this.monitor.start();
+    this.sm.kickoff();
   }
 
   // --- joining --------------------------------------------------------------
 
-  /** Once every child reported its subtree, tell the parent (or, on rank 0, run). */
-  private checkJoined(): void {
-    if (!this.started || this.state !== 'join') return;
-    if (this.topo.children(this.rank).some((c) => !this.childUuid.has(c))) return;
-    this.state = 'quorum';
-    const parent = this.topo.parent(this.rank);
-    if (parent === undefined) {
-      this.enterRun();
-      return;
-    }
+  /** Follower: say hello to the parent, then follow its state (state-machine.ts). */
+  private watchParent(): void {
+    const parent = this.topo.parent(this.rank)!;
     this.rpc('overlay.hello', { rank: this.rank, uuid: this.uuid, version: FLUX_VERSION, status: this.monitor.health.status, hostname: os.hostname() }, parent)
       .then((m) => {
         this.parentUuid = getJson<{ uuid: string }>(m).uuid;
-        this.enterRun();
+        this.monitor.start();
+        this.selfRpc.stream('state-machine.monitor', {}, parent,
+          (resp) => this.sm.parentState(getJson<{ state: number }>(resp).state),
+          (errnum) => {
+            if (errnum !== errno.ENODATA) this.log.debug(`state-machine.monitor of parent: ${new FluxError(errnum).message}`);
+          });
       })
-      .catch((e: unknown) => this.log.err(`overlay.hello: ${e instanceof Error ? e.message : String(e)}`));
-  }
-
-  private enterRun(): void {
-    this.state = 'run';
-    this.monitor.start();
-    this.log.debug(`run: ${this.rank === 0 ? 'instance is up' : 'joined parent'}`);
-    this.onRun();
+      .catch((e: unknown) => {
+        this.log.err(`overlay.hello: ${e instanceof Error ? e.message : String(e)}`);
+        this.sm.parentLost();
+      });
   }
 
   private hello(r: Responder): void {
@@ -229,8 +337,8 @@ export class Broker {
     this.childUuid.set(p.rank, p.uuid);
     this.childRank.set(p.uuid, p.rank);
     this.monitor.childJoined(p.rank, p.uuid, p.status);
+    this.log.debug(`accepting connection from ${typeof (p as { hostname?: unknown }).hostname === 'string' ? (p as { hostname: string }).hostname : '?'} (rank ${p.rank}) status ${typeof p.status === 'string' ? p.status : '?'}`);
     r.respond({ uuid: this.uuid });
-    this.checkJoined();
   }
 
   private topology(r: Responder): void {
@@ -355,29 +463,12 @@ export class Broker {
 
   // --- shutdown -------------------------------------------------------------
 
-  /** Ask every child subtree to shut down and wait (bounded) for each to confirm. */
-  async shutdownChildren(timeoutMs = 10_000): Promise<void> {
-    this.state = 'shutdown';
-    const waits = this.topo.children(this.rank)
-      .filter((c) => this.childUuid.has(c))
-      .map((c) =>
-        Promise.race([
-          this.rpc('overlay.shutdown', {}, c).then(() => this.monitor.childShutdown(c), () => undefined),
-          new Promise<void>((res) => setTimeout(res, timeoutMs).unref()),
-        ]),
-      );
-    await Promise.all(waits);
-  }
-
-  private async shutdownRequest(r: Responder): Promise<void> {
-    if (r.msg.routes[0] !== this.parentUuid) throw new FluxError(errno.EPERM);
-    await this.onShutdownRequest();
-    r.respond({});
-    this.onShutdownConfirmed();
+  /** Begin an orderly shutdown (signal, launcher, `broker.shutdown`). */
+  shutdown(): void {
+    this.sm.abort('shutdown');
   }
 
   async close(): Promise<void> {
-    this.state = 'exit';
     await this.modules.removeAll();
     this.monitor.goodbye();
     this.monitor.stop();

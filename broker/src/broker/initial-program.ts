@@ -24,7 +24,9 @@ export class InitialProgram {
    * can be killed with it; a terminal needs it in the foreground group instead.
    */
   run(argv: string[], env: NodeJS.ProcessEnv): Promise<InitialProgramResult> {
-    const cmd = argv.length > 0 ? argv : [process.env.SHELL || '/bin/sh'];
+    // One argument that needs a shell (`flux start "echo hi; false"`) runs through one, as flux-core does.
+    const shell = process.env.SHELL || '/bin/sh';
+    const cmd = argv.length === 0 ? [shell] : argv.length === 1 && /[\s;&|<>()$`'"*?~]/.test(argv[0]) ? [shell, '-c', argv[0]] : argv;
     this.grouped = !process.stdin.isTTY;
     return new Promise((resolve) => {
       let child: ChildProcess;

@@ -11,6 +11,7 @@
  *   log-critical-level (2)  any rank echoes its own entries at or below it
  *   log-stderr-mode (leader | local: each rank echoes its own to stderr)
  */
+import { errno, FluxError } from '../common/libflux/errno';
 import { decode, encode, formatTimestamp, makePri, parseTimestamp, severityName, severityOf } from '../common/libutil/stdlog';
 
 export const LOG_EMERG = 0;
@@ -35,6 +36,31 @@ export const LOG_DEFAULTS: Record<string, string> = {
   'log-stderr-level': String(LOG_ERR),
   'log-critical-level': String(LOG_CRIT),
   'log-stderr-mode': 'leader',
+};
+
+function invalid(): never {
+  throw new FluxError(errno.EINVAL);
+}
+
+/** A syslog level as flux-core accepts it: a whole decimal number 0..7. */
+function checkLevel(v: string): void {
+  if (!/^[+-]?\d+$/.test(v.trim()) || v.trim() !== v) invalid();
+  const n = Number(v);
+  if (n < 0 || n > 7) invalid();
+}
+
+/** What flux-core's log attribute setters accept; anything else is EINVAL. */
+export const LOG_VALIDATORS: Record<string, (v: string) => void> = {
+  'log-level': checkLevel,
+  'log-forward-level': checkLevel,
+  'log-stderr-level': checkLevel,
+  'log-critical-level': checkLevel,
+  'log-ring-size': (v) => {
+    if (!/^\+?\d+$/.test(v)) invalid();
+  },
+  'log-stderr-mode': (v) => {
+    if (v !== 'leader' && v !== 'local') invalid();
+  },
 };
 
 /** Wall clock with microseconds (Date has only milliseconds). */

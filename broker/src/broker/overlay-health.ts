@@ -41,6 +41,8 @@ export interface HealthChild {
   rank: number;
   status: SubtreeStatus;
   duration: number;
+  /** Why a lost/offline child left (`lost connection`, `administrative disconnect`, ...). */
+  error?: string;
 }
 
 /** The `overlay.health` response payload. */
@@ -55,6 +57,8 @@ interface ChildLink {
   /** Last time anything arrived from it (ms). */
   heard: number;
   uuid?: string;
+  /** Reason given with the last status change ('' if none). */
+  error: string;
 }
 
 interface Pending {
@@ -79,7 +83,7 @@ export class OverlayHealth {
     private readonly now: () => number = () => Date.now(),
   ) {
     const t = now();
-    for (const c of children) this.links.set(c, { rank: c, status: 'offline', since: t, heard: t });
+    for (const c of children) this.links.set(c, { rank: c, status: 'offline', since: t, heard: t, error: '' });
     this.ownStatus = aggregate([...this.links.values()].map((l) => l.status));
     this.ownSince = t;
   }
@@ -105,14 +109,16 @@ export class OverlayHealth {
   }
 
   /**
-   * Set a child's status. Returns true when this broker's own status changed
+   * Set a child's status, with the reason for it (kept, like flux-core, only
+   * until the next update). Returns true when this broker's own status changed
    * (then the parent should hear about it).
    */
-  setChild(rank: number, status: SubtreeStatus, uuid?: string): boolean {
+  setChild(rank: number, status: SubtreeStatus, uuid?: string, reason = ''): boolean {
     const l = this.links.get(rank);
     if (!l) return false;
     const t = this.now();
     if (uuid !== undefined) l.uuid = uuid;
+    l.error = reason;
     l.heard = t;
     if (l.status !== status) {
       l.status = status;
@@ -143,7 +149,11 @@ export class OverlayHealth {
       rank: this.rank,
       status: this.ownStatus,
       duration: (t - this.ownSince) / 1000,
-      children: [...this.links.values()].map((l) => ({ rank: l.rank, status: l.status, duration: (t - l.since) / 1000 })),
+      children: [...this.links.values()].map((l) => {
+        const c: HealthChild = { rank: l.rank, status: l.status, duration: (t - l.since) / 1000 };
+        if (!isOnline(l.status) && l.error !== '') c.error = l.error;
+        return c;
+      }),
     };
   }
 

@@ -30,7 +30,14 @@ import {
 } from '../common/libflux/message';
 import { parseFsd } from '../common/libutil/fsd';
 import { OverlayHealth, isOnline, isStatus, type SubtreeStatus } from './overlay-health';
+import type { OverlayTrace } from './overlay-trace';
 import type { Responder, ServiceTable } from './service';
+import { descendants, type Topology } from './topology';
+
+/** Reasons recorded for children that left, as flux-core words them (shown by `flux overlay errors`). */
+const LOST_CONNECTION = 'lost connection';
+const ADMIN_DISCONNECT = 'administrative disconnect';
+const ADMIN_SHUTDOWN = 'administrative shutdown';
 
 export interface MonitorHost {
   readonly rank: number;
@@ -93,6 +100,9 @@ export class OverlayMonitor {
   private watchers: Responder[] = [];
   /** Children declared lost, by uuid: if one speaks again it is told to go (it cannot rejoin). */
   private readonly dropped = new Map<string, number>();
+  private trace: OverlayTrace | undefined;
+  private topo: Topology | undefined;
+  private hostnames: () => string[] = () => [];
 
   constructor(private readonly host: MonitorHost, opts: MonitorOptions = {}) {
     this.health = new OverlayHealth(host.rank, host.children);
@@ -102,7 +112,25 @@ export class OverlayMonitor {
     this.probeDelays = opts.probeDelays ?? [0, 50, 250, 1000, 3000];
   }
 
+  /**
+   * Wiring from the broker: the overlay's trace hub (served as `overlay.trace`),
+   * the topology (for subtree sizes in log messages) and the instance hostlist.
+   */
+  wire(trace: OverlayTrace, topo: Topology, hostnames: () => string[] = () => []): void {
+    this.trace = trace;
+    this.topo = topo;
+    this.hostnames = hostnames;
+    trace.parentRank = this.host.parent;
+    trace.rankOf = (uuid) => this.health.rankOf(uuid);
+  }
+
   register(services: ServiceTable): void {
+    services.register('overlay.trace', (r) => {
+      if (!this.trace) throw new FluxError(errno.ENOSYS);
+      this.trace.prune((m) => this.host.requesterGone(m));
+      this.trace.request(r);
+    });
+    services.register('overlay.disconnect-subtree', (r) => this.disconnectSubtree(r));
     services.register('overlay.health', (r) => this.healthRequest(r));
     services.register('overlay.status', (r) => this.statusReport(r));
     services.register('overlay.keepalive', () => {});
@@ -117,6 +145,7 @@ export class OverlayMonitor {
     services.register('overlay.disconnect', (r) => {
       const who = r.msg.routes.join('/');
       this.watchers = this.watchers.filter((w) => w.msg.routes.join('/') !== who);
+      this.trace?.disconnect(who);
     });
   }
 
@@ -125,6 +154,8 @@ export class OverlayMonitor {
     if (this.running) return;
     this.running = true;
     if (this.host.parent !== undefined) {
+      // The hello carried the status of that moment; children may have joined since.
+      this.reportParent();
       const t = setInterval(() => this.reportParent(), this.keepaliveMs);
       t.unref();
       this.timers.push(t);
@@ -152,6 +183,16 @@ export class OverlayMonitor {
     this.setChild(rank, isStatus(status) && isOnline(status) ? status : 'full', uuid);
   }
 
+  private hostOf(rank: number): string {
+    return this.hostnames()[rank] ?? String(rank);
+  }
+
+  /** flux-core's log line for a child cut off: `HOST (rank R) WHY[ and severed contact with N other nodes]`. */
+  private logLost(rank: number, why: string): void {
+    const n = this.topo ? descendants(this.topo, rank) : 0;
+    this.host.logErr(`${this.hostOf(rank)} (rank ${rank}) ${why}${n > 0 ? ` and severed contact with ${n} other nodes` : ''}`);
+  }
+
   /** Anything from a child: it is alive; a response settles a request in flight. */
   fromChild(rank: number, m: Message, isResponse: boolean): void {
     this.health.heard(rank);
@@ -176,7 +217,7 @@ export class OverlayMonitor {
 
   /** The child confirmed a shutdown request. */
   childShutdown(rank: number): void {
-    this.childGone(rank, 'offline');
+    this.childGone(rank, 'offline', ADMIN_SHUTDOWN);
   }
 
   /** ZeroMQ dropped some child's connection: find out whose. */
@@ -232,24 +273,24 @@ export class OverlayMonitor {
     const s = this.health.childStatus(rank);
     if (s === undefined || !isOnline(s)) return;
     if (this.host.shuttingDown()) {
-      this.childGone(rank, 'offline');
+      this.childGone(rank, 'offline', ADMIN_SHUTDOWN);
       return;
     }
-    this.host.logErr(`overlay: rank ${rank} lost (${why})`);
-    this.childGone(rank, 'lost');
+    this.logLost(rank, why === 'no keepalive' ? 'has been unresponsive too long' : 'failed');
+    this.childGone(rank, 'lost', LOST_CONNECTION);
   }
 
-  private childGone(rank: number, status: 'lost' | 'offline'): void {
+  private childGone(rank: number, status: 'lost' | 'offline', reason: string): void {
     const uuid = this.health.onlineChildren().find((c) => c.rank === rank)?.uuid;
-    this.setChild(rank, status);
+    this.setChild(rank, status, uuid, reason);
     if (uuid) this.host.forgetChild(rank, uuid);
     if (uuid && status === 'lost') this.dropped.set(uuid, rank);
     for (const req of this.health.takePending(rank)) this.host.failRequest(req, errno.EHOSTUNREACH);
   }
 
-  private setChild(rank: number, status: SubtreeStatus, uuid?: string): void {
+  private setChild(rank: number, status: SubtreeStatus, uuid?: string, reason?: string): void {
     const before = this.health.childStatus(rank);
-    if (this.health.setChild(rank, status, uuid)) {
+    if (this.health.setChild(rank, status, uuid, reason)) {
       this.host.logDebug(`overlay: subtree status is now ${this.health.status}`);
       this.reportParent();
     }
@@ -293,7 +334,30 @@ export class OverlayMonitor {
     const known = this.health.onlineChildren().find((c) => c.rank === p.rank);
     if (!known || known.uuid !== r.msg.routes[0]) return;
     this.host.logDebug(`overlay: rank ${known.rank} said goodbye`);
-    this.childGone(known.rank, 'offline');
+    this.childGone(known.rank, 'offline', ADMIN_SHUTDOWN);
+  }
+
+  /**
+   * `overlay.disconnect-subtree {rank}` (flux overlay disconnect): tell a direct
+   * child its parent dropped it (it exits, and its subtree with it), and mark it
+   * lost at once so requests into that subtree fail with EHOSTUNREACH.
+   */
+  private disconnectSubtree(r: Responder): void {
+    const p = r.json<{ rank?: unknown }>();
+    if (typeof p.rank !== 'number' || !Number.isInteger(p.rank)) throw new FluxError(errno.EPROTO);
+    const rank = p.rank;
+    const status = this.health.childStatus(rank);
+    if (status === undefined) throw new FluxError(errno.ENOENT, "requested rank is not this broker's direct child");
+    const link = this.health.onlineChildren().find((c) => c.rank === rank);
+    if (!isOnline(status) || !link) throw new FluxError(errno.EINVAL, `rank ${rank} is already ${status}`);
+    const m = this.control('overlay.lost', rank, {});
+    m.routes.push(this.host.uuid); // as if routed from here: the child checks it came from its parent
+    this.host.sendChild(link.uuid, m).catch(() => {});
+    this.logLost(rank, 'disconnected by request');
+    this.childGone(rank, 'lost', ADMIN_DISCONNECT);
+    // It was told to go: whatever it still sends on its way out is no news.
+    this.dropped.delete(link.uuid);
+    r.respond({});
   }
 
   private healthRequest(r: Responder): void {

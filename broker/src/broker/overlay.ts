@@ -7,6 +7,7 @@
 import * as zmq from 'zeromq';
 import { errno, FluxError } from '../common/libflux/errno';
 import { FLAG_ROUTE, MSGTYPE_REQUEST, decodeFrames, encodeFrames, type Message } from '../common/libflux/message';
+import { OverlayTrace } from './overlay-trace';
 
 /** zeromq.js allows one send in flight per socket: chain them. */
 class SendQueue {
@@ -39,6 +40,8 @@ export class Overlay {
   private routerQ: SendQueue | undefined;
   private dealerQ: SendQueue | undefined;
   private closing = false;
+  /** Summaries of the messages crossing this broker's links, for `overlay.trace` (overlay-trace.ts). */
+  readonly trace = new OverlayTrace();
 
   constructor(private readonly h: OverlayHandlers) {}
 
@@ -88,6 +91,7 @@ export class Overlay {
           continue;
         }
         if (m.type === MSGTYPE_REQUEST) m.routes.unshift(uuid);
+        this.trace.record('rx', uuid, m);
         this.h.fromChild(uuid, m);
       }
     } catch (e) {
@@ -105,6 +109,7 @@ export class Overlay {
           this.h.protocolError('parent', e);
           continue;
         }
+        this.trace.record('rx', undefined, m);
         this.h.fromParent(m);
       }
     } catch (e) {
@@ -120,7 +125,10 @@ export class Overlay {
   sendParent(m: Message): Promise<void> {
     if (!this.dealerQ) return Promise.reject(new FluxError(errno.EHOSTUNREACH));
     m.flags |= FLAG_ROUTE;
-    return this.dealerQ.send(encodeFrames(m));
+    const sent = this.dealerQ.send(encodeFrames(m));
+    // Traced when queued: the send settles only after earlier ones, possibly after the reply came in.
+    this.trace.record('tx', undefined, m);
+    return sent;
   }
 
   /** Send to the child with routing id `uuid`; EHOSTUNREACH if it is not connected. */
@@ -128,7 +136,10 @@ export class Overlay {
     if (!this.routerQ) throw new FluxError(errno.EHOSTUNREACH);
     m.flags |= FLAG_ROUTE;
     try {
-      await this.routerQ.send([Buffer.from(uuid, 'utf8'), ...encodeFrames(m)]);
+      const sent = this.routerQ.send([Buffer.from(uuid, 'utf8'), ...encodeFrames(m)]);
+      // Traced when queued (see sendParent); a failed send shows up as the child's loss.
+      this.trace.record('tx', uuid, m);
+      await sent;
     } catch (e) {
       const code = (e as { code?: string }).code;
       throw code === 'EHOSTUNREACH' || code === 'EAGAIN' ? new FluxError(errno.EHOSTUNREACH) : FluxError.fromNode(e);

@@ -67,8 +67,11 @@ export class ServiceTable {
   }
 
   private fail(r: Responder, e: unknown): void {
-    if (e instanceof FluxError) {
-      r.respondError(e.errnum, e.hasText ? e.message : undefined);
+    // Duck-typed: a module bundle carries its own copy of the FluxError class.
+    const fe = e as { errnum?: unknown; hasText?: unknown; message?: unknown } | null;
+    if (e instanceof FluxError || (e instanceof Error && typeof fe?.errnum === 'number' && fe.errnum > 0)) {
+      const errnum = fe?.errnum as number;
+      r.respondError(errnum, fe?.hasText === false ? undefined : String(fe?.message ?? ''));
     } else {
       this.log(`${r.msg.topic}: handler failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
       r.respondError(errno.EIO, e instanceof Error ? e.message : undefined);

@@ -8,9 +8,12 @@ import { dmesg } from './dmesg';
 import { logger } from './logger';
 import { event } from './event';
 import { module } from './module';
+import { modprobe } from './modprobe';
 import { overlay } from './overlay';
 import { ping } from './ping';
 import { start } from './start';
+import { shutdown } from './shutdown';
+import { config } from './config';
 import { uri } from './uri';
 import { version } from './version';
 
@@ -22,12 +25,15 @@ interface Entry {
 
 const COMMANDS: Record<string, Entry> = {
   start: { run: start, summary: 'bootstrap a local Flux instance', section: 'other useful commands' },
+  shutdown: { run: shutdown, summary: 'Shut down the Flux instance', section: 'other useful commands' },
   version: { run: version, summary: 'Display flux version information', section: 'other useful commands' },
   uri: { run: uri, summary: 'resolve a target to a Flux URI', section: 'other useful commands' },
   getattr: { run: getattr, summary: 'get a broker attribute', section: 'get resource, queue and other instance information' },
   setattr: { run: setattr, summary: 'set a broker attribute', section: 'get resource, queue and other instance information' },
   lsattr: { run: lsattr, summary: 'list broker attributes', section: 'get resource, queue and other instance information' },
+  config: { run: config, summary: 'Manage configuration', section: 'other useful commands' },
   module: { run: module, summary: 'manage broker modules', section: 'other useful commands' },
+  modprobe: { run: modprobe, summary: 'load and remove modules with their dependencies (rc1/rc3)', section: 'other useful commands' },
   event: { run: event, summary: 'publish and subscribe to Flux events', section: 'other useful commands' },
   dmesg: { run: dmesg, summary: 'manipulate broker log ring buffer', section: 'other useful commands' },
   logger: { run: logger, summary: 'create a Flux log entry', section: 'other useful commands' },

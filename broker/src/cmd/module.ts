@@ -1,12 +1,16 @@
 /**
- * `flux module list [-l]`, `load [--name=NAME] MODULE [ARGS...]`,
- * `remove [-f] NAME`, `reload [-f] [--name=NAME] MODULE [ARGS...]`: flux-core's
- * formats and errors (`flux-module: load NAME: File exists`).
+ * `flux module list [-l]`, `load [--name=NAME] [--exec] [--loader=PATH] MODULE [ARGS...]`,
+ * `remove [-f] [--cancel] NAME`, `reload [-f] [--name=NAME] [--exec] MODULE [ARGS...]`,
+ * `stats`, `debug [-C] [-S MASK] [-s BIT] [-c BIT] NAME`: flux-core's formats and
+ * errors (`flux-module: load NAME: File exists`). MODULE is a bundled module's
+ * name or a path to a module file (made absolute here, as flux-core does).
  */
-import { FluxError } from '../common/libflux/errno';
+import * as fs from 'node:fs';
+import { FluxError, errno, strerror } from '../common/libflux/errno';
 import type { Flux } from '../common/libflux/handle';
 import { Optparse, has, last } from '../common/liboptparse/optparse';
-import { Exit, die, errText, errln, open, out, parseOrExit } from './cli';
+import { formatDebugFlags, strtoul } from '../module/debug-flags';
+import { Exit, die, errText, errln, open, out, parseOrExit, usageExit } from './cli';
 
 const PROG = 'flux-module';
 
@@ -41,14 +45,31 @@ export function formatModuleList(mods: ModInfo[], long: boolean): string {
 const LIST = new Optparse(`${PROG} list`, [{ name: 'long', key: 'l', usage: 'Include full DSO path for each module' }], '[OPTIONS]', 25, 'List loaded modules');
 const LOAD = new Optparse(`${PROG} load`, [
   { name: 'name', hasArg: 1, arginfo: 'NAME', usage: 'Override default module name' },
+  { name: 'exec', usage: 'Load module as a separate process' },
+  { name: 'loader', hasArg: 1, arginfo: 'PATH', usage: 'Use the specified loader program' },
 ], '[OPTIONS] module', 25, 'Load module');
+const CANCEL = {
+  name: 'cancel',
+  usage: 'Forcibly stop an unresponsive module thread when it reaches the next pthread(7) cancellation point',
+};
 const REMOVE = new Optparse(`${PROG} remove`, [
   { name: 'force', key: 'f', usage: 'Ignore nonexistent modules' },
+  CANCEL,
 ], '[OPTIONS] module', 25, 'Unload module');
 const RELOAD = new Optparse(`${PROG} reload`, [
-  { name: 'name', hasArg: 1, arginfo: 'NAME', usage: 'Override default module name' },
   { name: 'force', key: 'f', usage: 'Ignore nonexistent modules' },
-], '[OPTIONS] module');
+  { name: 'name', hasArg: 1, arginfo: 'NAME', usage: 'Override default module name' },
+  CANCEL,
+  { name: 'exec', usage: 'Load module as a separate process' },
+  { name: 'loader', hasArg: 1, arginfo: 'PATH', usage: 'Use the specified loader program' },
+], '[OPTIONS] module', 25, 'Reload module');
+// No arginfo on these in flux-core: its --help shows the bare option names.
+export const DEBUG_OPTIONS = new Optparse(`${PROG} debug`, [
+  { name: 'clear', key: 'C', usage: 'Set debug flags to 0' },
+  { name: 'set', key: 'S', hasArg: 1, arginfo: '', usage: 'Set debug flags to MASK' },
+  { name: 'setbit', key: 's', hasArg: 1, arginfo: '', usage: 'Set one debug flag to 1' },
+  { name: 'clearbit', key: 'c', hasArg: 1, arginfo: '', usage: 'Set one debug flag to 0' },
+], '[OPTIONS] module', 25, 'Get/set module debug flags');
 
 export const STATS_OPTIONS = new Optparse(`${PROG} stats`, [
   { name: 'parse', key: 'p', hasArg: 1, arginfo: 'OBJNAME', usage: 'Parse object period-delimited object name' },
@@ -126,27 +147,75 @@ async function withHandle(run: (h: Flux) => Promise<void>): Promise<void> {
   }
 }
 
-function moduleName(spec: string): string {
-  return spec.replace(/^.*\//, '').replace(/\.js$/, '');
-}
-
-async function load(h: Flux, spec: string, args: string[], name?: string): Promise<void> {
+/**
+ * flux-core makes a module path absolute (realpath) before sending it, so the
+ * broker, running elsewhere, finds the same file; names are sent as they are.
+ */
+function canonical(spec: string): string {
+  if (!spec.includes('/') && !/\.(c|m)?js$/.test(spec)) return spec;
   try {
-    const req: Record<string, unknown> = { path: spec, args };
-    if (name) req.name = name;
-    await h.rpc('module.load', req).get();
+    return fs.realpathSync(spec);
   } catch (e) {
-    die(PROG, `load ${name ?? moduleName(spec)}: ${errText(e)}`);
+    die(PROG, `could not canonicalize module path '${spec}': ${errText(FluxError.fromNode(e))}`);
   }
 }
 
-async function remove(h: Flux, name: string, force: boolean): Promise<void> {
+interface LoadOptions {
+  name?: string;
+  exec: boolean;
+  loader?: string;
+}
+
+async function load(h: Flux, spec: string, args: string[], o: LoadOptions): Promise<void> {
+  const req: Record<string, unknown> = { path: canonical(spec), args };
+  if (o.name) req.name = o.name;
+  if (o.exec) req.exec = true;
+  if (o.loader) req.loader = canonical(o.loader);
+  await h.rpc('module.load', req).get().catch((e: unknown) => die(PROG, `load ${spec}: ${rpcText(e)}`));
+}
+
+async function remove(h: Flux, spec: string, force: boolean, cancel: boolean): Promise<void> {
   try {
-    await h.rpc('module.remove', { name, cancel: false }).get();
+    await h.rpc('module.remove', { name: canonical(spec), cancel }).get();
   } catch (e) {
-    if (force && e instanceof FluxError && e.errnum === 2) return;
-    die(PROG, `remove ${name}: ${errText(e)}`);
+    if (force && e instanceof FluxError && e.errnum === errno.ENOENT) return;
+    die(PROG, `remove ${spec}: ${rpcText(e)}`);
   }
+}
+
+/** `flux module debug`: the op flux-core picks (-C, then -S, -c, -s; none = read with setbit 0). */
+export function debugRequest(o: ReturnType<Optparse['parse']>): { op: string; flags: number } {
+  if (has(o, 'clear')) return { op: 'clr', flags: 0 };
+  for (const [opt, op] of [['set', 'set'], ['clearbit', 'clrbit'], ['setbit', 'setbit']] as const) {
+    const v = last(o, opt);
+    if (v !== undefined) return { op, flags: strtoul(v) };
+  }
+  return { op: 'setbit', flags: 0 };
+}
+
+async function debug(h: Flux, name: string, o: ReturnType<Optparse['parse']>): Promise<void> {
+  const topic = `${name}.debug`;
+  // flux-core reports this failure with log_err_exit: strerror only, never the service's text.
+  const r = await h.rpc(topic, debugRequest(o)).get<{ flags?: unknown }>().catch((e: unknown) => die(PROG, `${topic}: ${errText(e)}`));
+  if (typeof r.flags !== 'number') die(PROG, `${topic}: ${strerror(errno.EPROTO)}`);
+  out.write(formatDebugFlags(r.flags) + '\n');
+}
+
+const SUBCOMMANDS: [string, string][] = [
+  ['list', 'List loaded modules'],
+  ['remove', 'Unload module'],
+  ['load', 'Load module'],
+  ['reload', 'Reload module'],
+  ['stats', 'Display stats on module'],
+  ['debug', 'Get/set module debug flags'],
+  ['trace', 'Trace module messages'],
+];
+
+function mainUsage(): never {
+  process.stderr.write(`Usage: ${PROG} COMMAND [OPTIONS]\n  -h, --help             Display this message.\n`);
+  process.stderr.write('\nflux module subcommands:\n');
+  for (const [n, d] of SUBCOMMANDS) process.stderr.write(`   ${n.padEnd(15)} ${d}\n`);
+  throw new Exit(1);
 }
 
 export async function module(argv: string[]): Promise<void> {
@@ -161,41 +230,38 @@ export async function module(argv: string[]): Promise<void> {
     }
     case 'load': {
       const o = parseOrExit(LOAD, rest);
-      if (o.args.length === 0) {
-        process.stderr.write(LOAD.usage());
-        throw new Exit(1);
-      }
-      return withHandle((h) => load(h, o.args[0], o.args.slice(1), last(o, 'name')));
+      if (o.args.length === 0) usageExit(LOAD);
+      return withHandle((h) => load(h, o.args[0], o.args.slice(1), { name: last(o, 'name'), exec: has(o, 'exec'), loader: last(o, 'loader') }));
     }
     case 'remove':
     case 'unload': {
       const o = parseOrExit(REMOVE, rest);
-      if (o.args.length !== 1) {
-        process.stderr.write(REMOVE.usage());
-        throw new Exit(1);
-      }
-      return withHandle((h) => remove(h, o.args[0], has(o, 'force')));
+      if (o.args.length !== 1) usageExit(REMOVE);
+      return withHandle((h) => remove(h, o.args[0], has(o, 'force'), has(o, 'cancel')));
     }
     case 'stats': {
       const o = parseOrExit(STATS_OPTIONS, rest);
-      if (o.args.length !== 1) {
-        process.stderr.write(STATS_OPTIONS.usage());
-        throw new Exit(1);
-      }
+      if (o.args.length !== 1) usageExit(STATS_OPTIONS);
       return withHandle((h) => stats(h, o, o.args[0]));
+    }
+    case 'debug': {
+      const o = parseOrExit(DEBUG_OPTIONS, rest);
+      if (o.args.length !== 1) die(PROG, 'flux-debug requires service argument');
+      return withHandle((h) => debug(h, o.args[0], o));
     }
     case 'reload': {
       const o = parseOrExit(RELOAD, rest);
-      if (o.args.length === 0) {
-        process.stderr.write(RELOAD.usage());
-        throw new Exit(1);
-      }
-      const name = last(o, 'name') ?? moduleName(o.args[0]);
+      if (o.args.length === 0) usageExit(RELOAD);
+      const name = last(o, 'name');
       return withHandle(async (h) => {
-        await remove(h, name, has(o, 'force'));
-        await load(h, o.args[0], o.args.slice(1), last(o, 'name'));
+        // With --name, remove by that name: the right instance of a file loaded twice.
+        await remove(h, name ?? o.args[0], has(o, 'force'), has(o, 'cancel'));
+        await load(h, o.args[0], o.args.slice(1), { name, exec: has(o, 'exec'), loader: last(o, 'loader') });
       });
     }
+    case '-h':
+    case '--help':
+      return mainUsage();
     case undefined:
       errln(`${PROG}: missing subcommand`);
       process.stderr.write(`Usage: ${PROG} COMMAND [OPTIONS]\n  -h, --help             Display this message.\n`);

@@ -9,23 +9,31 @@
  * it reports `{type:'run', uri, pids}` once rank 0 is up and stops the instance
  * when that channel closes.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Optparse, has, last } from '../common/liboptparse/optparse';
 import { parseFsd } from '../common/libutil/fsd';
+import { loadConfPath, mergeConf, parseConfArg, type ConfObject } from '../common/libutil/conf';
 import { parseTopology } from '../broker/topology';
+import { PmiServer } from '../broker/overlay-boot';
 import { Exit, die, errText, parseOrExit } from './cli';
 
 const PROG = 'flux-start';
 
 const OPTIONS = new Optparse(PROG, [
   { name: 'setattr', key: 'S', hasArg: 1, arginfo: 'ATTR=VAL', usage: 'Set broker attribute' },
+  { name: 'config-path', key: 'c', hasArg: 1, arginfo: 'PATH', usage: 'Set broker config from PATH (default: none)' },
+  { name: 'conf', hasArg: 1, arginfo: 'VALUE', usage: 'Update broker config from VALUE' },
   { name: 'verbose', key: 'v', hasArg: 2, arginfo: 'LEVEL', usage: 'Be annoyingly informative by degrees' },
+  { name: 'noexec', key: 'X', usage: "Don't execute (useful with -v, --verbose)" },
+  { name: 'broker-opts', key: 'o', hasArg: 1, arginfo: 'OPTS', usage: 'Add comma-separated broker options, e.g. "-o,-v"' },
+  { name: 'wrap', hasArg: 1, arginfo: 'ARGS,...', usage: 'Wrap broker execution in comma-separated arguments' },
   { name: 'test-size', key: 's', hasArg: 1, arginfo: 'N', usage: 'Start a test instance by launching N brokers locally', group: 'Options useful for testing:' },
   { name: 'test-exit-timeout', hasArg: 1, arginfo: 'FSD', usage: 'After a broker exits, kill other brokers after timeout', group: 'Options useful for testing:' },
   { name: 'test-exit-mode', hasArg: 1, arginfo: 'any|leader', usage: 'Trigger exit timer on leader/any broker exit (default=any)', group: 'Options useful for testing:' },
+  { name: 'test-start-mode', hasArg: 1, arginfo: 'all|leader', usage: 'Start all brokers immediately or just leader (default=all)', group: 'Options useful for testing:' },
   { name: 'test-rundir', hasArg: 1, arginfo: 'DIR', usage: 'Use DIR as broker run directory', group: 'Options useful for testing:' },
   { name: 'test-rundir-cleanup', usage: 'Clean up --test-rundir DIR upon flux-start completion', group: 'Options useful for testing:' },
 ], '[OPTIONS] command ...', 32);
@@ -44,6 +52,12 @@ export async function start(argv: string[]): Promise<void> {
   const verbose = has(o, 'verbose');
 
   const attrs: Record<string, string> = {};
+  // -o: options for every broker; ours take -S ATTR=VAL (also -SATTR=VAL, --setattr=ATTR=VAL).
+  for (const kv of brokerOptions(o.values.get('broker-opts') ?? [])) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) die(PROG, `broker option -S ${kv}: expected ATTR=VAL`);
+    attrs[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
   for (const kv of o.values.get('setattr') ?? []) {
     const eq = kv.indexOf('=');
     if (eq <= 0) die(PROG, `--setattr ${kv}: expected ATTR=VAL`);
@@ -90,12 +104,79 @@ export async function start(argv: string[]): Promise<void> {
   }
   await fs.chmod(rundir, 0o700);
 
-  const status = await runInstance({ size, topo, attrs, rundir, command: o.args, exitTimeout, exitMode, verbose });
+  let configPath = last(o, 'config-path');
+  const confs = o.values.get('conf') ?? [];
+  if (configPath !== undefined || confs.length > 0) {
+    // Read it here too, so a bad file or value fails once, before any broker starts.
+    let conf: ConfObject = {};
+    try {
+      if (configPath !== undefined) conf = await loadConfPath((configPath = path.resolve(configPath)));
+      for (const c of confs) mergeConf(conf, await parseConfArg(c), '--conf', true);
+    } catch (e) {
+      if (cleanup && last(o, 'test-rundir') === undefined) await fs.rm(rundir, { recursive: true, force: true });
+      die(PROG, `Config file error: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (confs.length > 0) {
+      configPath = path.join(rundir, 'conf.json');
+      await fs.writeFile(configPath, JSON.stringify(conf));
+    }
+  }
+  const startMode = last(o, 'test-start-mode') ?? 'all';
+  if (startMode !== 'all' && startMode !== 'leader') die(PROG, `--test-start-mode must be all|leader`);
+  const wrap = (o.values.get('wrap') ?? []).flatMap((w) => w.split(',')).filter((w) => w !== '');
+  const spec: InstanceSpec = { size, topo, attrs, rundir, command: o.args, exitTimeout, exitMode, verbose, wrap, leaderOnly: startMode === 'leader', configPath, rundirCleanup: cleanup };
+  if (has(o, 'noexec')) {
+    // -X: show what would run (with -v) and stop there.
+    if (verbose) for (let rank = 0; rank < size; rank++) process.stderr.write(`${PROG}: ${brokerCommand(spec, rank).join(' ')}\n`);
+    if (cleanup) await fs.rm(rundir, { recursive: true, force: true });
+    throw new Exit(0);
+  }
+  const status = await runInstance(spec);
   if (cleanup) await fs.rm(rundir, { recursive: true, force: true });
   throw new Exit(status);
 }
 
+/** Split `-o` values into -S ATTR=VAL settings; anything else is not a broker option we have. */
+function brokerOptions(values: string[]): string[] {
+  const words = values.flatMap((v) => v.split(',')).filter((w) => w !== '');
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (w === '-S' || w === '--setattr') {
+      const v = words[++i];
+      if (v === undefined) die(PROG, `broker option ${w} requires an argument`);
+      out.push(v);
+    } else if (w.startsWith('--setattr=')) {
+      out.push(w.slice('--setattr='.length));
+    } else if (w.startsWith('-S')) {
+      out.push(w.slice(2));
+    } else if (w === '-v' || w === '--verbose') {
+      // flux-broker -v: log to stderr at debug; our equivalent attribute.
+      out.push('log-stderr-level=7');
+    } else {
+      die(PROG, `broker option '${w}' is not recognized (broker options: -S ATTR=VAL, -v)`);
+    }
+  }
+  return out;
+}
+
+/** The command line of one broker, as `--wrap` and `-X -v` show it. */
+function brokerCommand(spec: InstanceSpec, rank: number): string[] {
+  const args = [`--rank=${rank}`, `--size=${spec.size}`, `--rundir=${spec.rundir}`, `--topo=${spec.topo}`];
+  if (spec.configPath !== undefined) args.push(`--config-path=${spec.configPath}`);
+  if (rank === 0 && spec.rundirCleanup) args.push('--rundir-cleanup');
+  for (const [k, v] of Object.entries(spec.attrs)) args.push('-S', `${k}=${v}`);
+  if (rank === 0 && spec.command.length > 0) args.push('--', ...spec.command);
+  return [...spec.wrap, process.execPath, path.join(__dirname, 'broker.js'), ...args];
+}
+
 interface InstanceSpec {
+  wrap: string[];
+  /** This launcher removes the rundir at the end (rank 0 does it if the launcher is killed). */
+  rundirCleanup: boolean;
+  configPath?: string;
+  /** --test-start-mode=leader: only rank 0 is started here. */
+  leaderOnly: boolean;
   size: number;
   topo: string;
   attrs: Record<string, string>;
@@ -110,6 +191,8 @@ function runInstance(spec: InstanceSpec): Promise<number> {
   const brokerJs = path.join(__dirname, 'broker.js');
   const interactive = spec.command.length === 0 && process.stdin.isTTY === true;
   const brokers: ChildProcess[] = [];
+  // Brokers publish tcp:// endpoints here for their children (flux-core's PMI exchange).
+  const pmi = new PmiServer();
   const alive = new Set<number>();
   let leaderStatus: number | undefined;
   let exitTimer: NodeJS.Timeout | undefined;
@@ -157,14 +240,13 @@ function runInstance(spec: InstanceSpec): Promise<number> {
     // Forked by the extension: its going away stops the instance.
     if (process.send) process.on('disconnect', stop);
 
-    for (let rank = 0; rank < spec.size; rank++) {
-      const args = [`--rank=${rank}`, `--size=${spec.size}`, `--rundir=${spec.rundir}`, `--topo=${spec.topo}`];
-      for (const [k, v] of Object.entries(spec.attrs)) args.push('-S', `${k}=${v}`);
-      if (rank === 0 && spec.command.length > 0) args.push('--', ...spec.command);
-      const child = fork(brokerJs, args, {
-        stdio: [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'ipc'],
-        execArgv: [],
-      });
+    for (let rank = 0; rank < (spec.leaderOnly ? 1 : spec.size); rank++) {
+      const cmd = brokerCommand(spec, rank);
+      const stdio: StdioOptions = [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'ipc'];
+      // With --wrap the IPC lifeline still reaches the broker: Node passes it down by file descriptor.
+      const child = spec.wrap.length > 0
+        ? spawn(cmd[0], cmd.slice(1), { stdio })
+        : fork(brokerJs, cmd.slice(2), { stdio, execArgv: [] });
       brokers[rank] = child;
       alive.add(rank);
       if (spec.verbose) process.stderr.write(`${PROG}: rank ${rank}: pid ${child.pid}\n`);
@@ -173,6 +255,7 @@ function runInstance(spec: InstanceSpec): Promise<number> {
           process.send({ type: 'run', uri: m.uri, rundir: spec.rundir, pids: brokers.map((b) => b.pid) }, () => {});
         }
       });
+      child.on('message', (m: unknown) => pmi.handle(child, m));
       child.on('exit', (code, signal) => {
         alive.delete(rank);
         const st = code ?? 128 + signalNumber(signal);

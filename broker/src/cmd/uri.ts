@@ -81,7 +81,7 @@ async function resolvePid(arg: string): Promise<string> {
   throw new ResolveError(`PID ${pid} doesn't seem to have a FLUX_URI`);
 }
 
-async function resolve(target: string): Promise<string> {
+export async function resolve(target: string): Promise<string> {
   const q = target.indexOf('?');
   const query = q >= 0 ? target.slice(q + 1).split('&') : [];
   const base = q >= 0 ? target.slice(0, q) : target;

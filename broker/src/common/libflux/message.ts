@@ -7,7 +7,11 @@
  *                   [payload]        only with FLAG_PAYLOAD
  *                   [PROTO]          always last, 20 bytes
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { errno, FluxError } from './errno';
+
+/** V8's longest string, in UTF-16 units; a UTF-8 frame of at most this many bytes always fits. */
+const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 
 export const MSGTYPE_REQUEST = 0x01;
 export const MSGTYPE_RESPONSE = 0x02;
@@ -113,6 +117,8 @@ export function getString(m: Message): string | undefined {
   if (!(m.flags & FLAG_PAYLOAD) || !m.payload) return undefined;
   const p = m.payload;
   if (p.length === 0 || p[p.length - 1] !== 0) throw new FluxError(errno.EPROTO);
+  // Longer than any JS string: toString() would throw a RangeError, not a protocol error.
+  if (p.length - 1 > MAX_STRING_LENGTH) throw new FluxError(errno.EPROTO, 'payload too long for a string');
   return p.toString('utf8', 0, p.length - 1);
 }
 
@@ -192,23 +198,31 @@ export function encodeFrames(m: Message): Buffer[] {
   return frames;
 }
 
-function stripNul(b: Buffer): string {
+/**
+ * At most this many route frames in one message. flux-core sets no limit, but each hop adds one
+ * route (client, then each broker on the way), so even a chain of thousands of brokers stays far
+ * below it; the cap keeps a message of a million 1-byte route frames from becoming a million
+ * strings.
+ */
+export const MAX_ROUTES = 65_535;
+
+/** Decoding a route or topic frame longer than V8's longest string would throw a RangeError. */
+function frameString(b: Buffer, what: string): string {
   // flux-core sends topic and route frames without a NUL; RFC 3 says with. Accept both.
   const end = b.length > 0 && b[b.length - 1] === 0 ? b.length - 1 : b.length;
+  if (end > MAX_STRING_LENGTH) throw new FluxError(errno.EPROTO, `${what} frame too long`);
   return b.toString('utf8', 0, end);
 }
 
-/** Decode frames into a message. Throws FluxError(EPROTO) on anything malformed. */
-export function decodeFrames(frames: Buffer[]): Message {
-  if (frames.length < 1) throw new FluxError(errno.EPROTO, 'message has no frames');
-  const proto = frames[frames.length - 1];
+/** The message a PROTO frame describes, routes/topic/payload still empty. */
+function decodeProto(proto: Buffer): Message {
   if (proto.length !== PROTO_SIZE) throw new FluxError(errno.EPROTO, 'bad PROTO frame size');
   if (proto[0] !== PROTO_MAGIC || proto[1] !== PROTO_VERSION) throw new FluxError(errno.EPROTO, 'bad PROTO magic or version');
   const type = proto[2];
   if (type !== MSGTYPE_REQUEST && type !== MSGTYPE_RESPONSE && type !== MSGTYPE_EVENT && type !== MSGTYPE_CONTROL) {
     throw new FluxError(errno.EPROTO, 'bad message type');
   }
-  const m: Message = {
+  return {
     type: type as MsgType,
     flags: proto[3],
     userid: proto.readUInt32BE(4),
@@ -217,21 +231,87 @@ export function decodeFrames(frames: Buffer[]): Message {
     aux2: proto.readUInt32BE(16),
     routes: [],
   };
-  let i = 0;
-  const last = frames.length - 1;
+}
+
+/** The frames before PROTO, read one at a time: `left` of them remain. */
+interface FrameSource {
+  left(): number;
+  next(): Buffer;
+}
+
+/** Fill routes, topic and payload as the PROTO flags say; every frame before PROTO must be used. */
+function decodeBeforeProto(m: Message, src: FrameSource): Message {
   if (m.flags & FLAG_ROUTE) {
-    while (i < last && frames[i].length > 0) m.routes.push(stripNul(frames[i++]));
-    if (i >= last) throw new FluxError(errno.EPROTO, 'route delimiter missing');
-    i++; // the empty delimiter
+    for (;;) {
+      if (src.left() === 0) throw new FluxError(errno.EPROTO, 'route delimiter missing');
+      const f = src.next();
+      if (f.length === 0) break;
+      if (m.routes.length === MAX_ROUTES) throw new FluxError(errno.EPROTO, 'too many routes');
+      m.routes.push(frameString(f, 'route'));
+    }
   }
   if (m.flags & FLAG_TOPIC) {
-    if (i >= last) throw new FluxError(errno.EPROTO, 'topic frame missing');
-    m.topic = stripNul(frames[i++]);
+    if (src.left() === 0) throw new FluxError(errno.EPROTO, 'topic frame missing');
+    m.topic = frameString(src.next(), 'topic');
   }
   if (m.flags & FLAG_PAYLOAD) {
-    if (i >= last) throw new FluxError(errno.EPROTO, 'payload frame missing');
-    m.payload = frames[i++];
+    if (src.left() === 0) throw new FluxError(errno.EPROTO, 'payload frame missing');
+    m.payload = src.next();
   }
-  if (i !== last) throw new FluxError(errno.EPROTO, 'unexpected extra frames');
+  if (src.left() !== 0) throw new FluxError(errno.EPROTO, 'unexpected extra frames');
   return m;
+}
+
+/** Decode frames into a message (ZeroMQ multipart). Throws FluxError(EPROTO) on anything malformed. */
+export function decodeFrames(frames: Buffer[]): Message {
+  if (frames.length < 1) throw new FluxError(errno.EPROTO, 'message has no frames');
+  const m = decodeProto(frames[frames.length - 1]);
+  let i = 0;
+  const last = frames.length - 1;
+  return decodeBeforeProto(m, { left: () => last - i, next: () => frames[i++] });
+}
+
+/** Reads one size-prefixed frame at `off` (usock encoding); the frame ends at `end`. */
+function frameEnd(body: Buffer, off: number): { start: number; end: number } {
+  let size = body[off++];
+  if (size === 0xff) {
+    if (body.length - off < 4) throw new FluxError(errno.EPROTO, 'truncated frame size');
+    size = body.readUInt32BE(off);
+    off += 4;
+  }
+  if (size > body.length - off) throw new FluxError(errno.EPROTO, 'truncated frame');
+  return { start: off, end: off + size };
+}
+
+/**
+ * Decode an encoded message (the usock body after its 8-byte header: size-prefixed frames).
+ * Throws FluxError(EPROTO) on anything malformed.
+ *
+ * Two passes, and no list of frames: the first only finds the last frame (PROTO, which says what
+ * the others are), the second reads the frames the flags announce. A body of millions of empty
+ * frames therefore costs time linear in its size and no memory, where building a Buffer per frame
+ * took hundreds of bytes each (a 20 MB message of empty frames ran the broker out of heap).
+ */
+export function decodeBody(body: Buffer): Message {
+  let off = 0;
+  let count = 0;
+  let proto: { start: number; end: number } | undefined;
+  while (off < body.length) {
+    proto = frameEnd(body, off);
+    off = proto.end;
+    count++;
+  }
+  if (!proto) throw new FluxError(errno.EPROTO, 'message has no frames');
+  const m = decodeProto(body.subarray(proto.start, proto.end));
+  let left = count - 1;
+  off = 0;
+  return decodeBeforeProto(m, {
+    left: () => left,
+    next: () => {
+      const f = frameEnd(body, off);
+      off = f.end;
+      left--;
+      return body.subarray(f.start, f.end);
+    },
+  });
 }

@@ -142,7 +142,8 @@ export class Optparse {
     const key = o.key ? `-${o.key}, ` : '    ';
     let left = `  ${key}--${o.name}`;
     const has = o.hasArg ?? 0;
-    if (has === 1) left += `=${o.arginfo ?? 'ARG'}`;
+    // arginfo '' = none given: liboptparse then prints the bare option name.
+    if (has === 1) left += o.arginfo === '' ? '' : `=${o.arginfo ?? 'ARG'}`;
     else if (has === 2) left += `=[${o.arginfo ?? 'ARG'}]`;
     // optionWidth is the column where the description starts.
     const width = this.optionWidth;

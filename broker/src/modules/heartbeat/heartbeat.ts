@@ -2,15 +2,18 @@
  * heartbeat: rank 0 publishes `heartbeat.pulse` every `period` (default 2 s), the
  * instance's clock tick. Loaded on every rank as flux-core's rc1 does; only the
  * leader publishes. Arguments: `period=FSD`.
+ *
+ * The shape of every module: export `mod_main(ctx, args)` (broker/src/module/runtime.ts);
+ * the module loader runs it in a worker thread (or a process with --exec).
  */
 import { errno, FluxError } from '../../common/libflux/errno';
 import { FLAG_ROUTE, MSGTYPE_EVENT, newMessage } from '../../common/libflux/message';
 import { parseFsd } from '../../common/libutil/fsd';
-import { runModule } from '../../module/runtime';
+import type { ModuleMain } from '../../module/runtime';
 
-runModule((ctx) => {
+export const mod_main: ModuleMain = (ctx, args) => {
   let period = 2;
-  for (const a of ctx.args) {
+  for (const a of args) {
     const m = /^period=(.*)$/.exec(a);
     if (!m) throw new FluxError(errno.EINVAL, `unknown option: ${a}`);
     period = parseFsd(m[1]);
@@ -24,4 +27,4 @@ runModule((ctx) => {
   };
   const timer = setInterval(pulse, period * 1000);
   ctx.onShutdown(() => clearInterval(timer));
-});
+};

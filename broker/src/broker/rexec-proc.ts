@@ -1,0 +1,353 @@
+/**
+ * One subprocess of the `rexec` service (rexec.ts) and what it needs around it:
+ * RFC 42's I/O object encoding, flux-core's line buffering of output, stdin
+ * with credits, wait statuses, and a reaper that kills every process group the
+ * broker started if the broker itself dies without cleaning up (SIGKILL).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { isUtf8 } from 'node:buffer';
+import * as os from 'node:os';
+import type { Writable } from 'node:stream';
+import { errno, FluxError, strerror } from '../common/libflux/errno';
+
+/** flux-core's SUBPROCESS_DEFAULT_BUFSIZE: the stdin credit granted up front, and the longest output record. */
+export const BUFSIZE = 4 * 1024 * 1024;
+
+/** RFC 42 exec flags. */
+export const REXEC_STDOUT = 1;
+export const REXEC_STDERR = 2;
+export const REXEC_CHANNEL = 4;
+export const REXEC_WRITE_CREDIT = 8;
+export const REXEC_WAITABLE = 16;
+
+/** RFC 42 / RFC 24 I/O object. Key order follows flux-core's ioencode(). */
+export interface IoObject {
+  stream: string;
+  rank: string;
+  encoding?: string;
+  data?: string;
+  eof?: boolean;
+}
+
+/** Encode output as flux-core does: UTF-8 text when the bytes are valid UTF-8, base64 otherwise. */
+export function ioEncode(stream: string, rank: string, data: Buffer | undefined, eof: boolean): IoObject {
+  let io: IoObject;
+  if (data && data.length > 0) {
+    io = isUtf8(data)
+      ? { stream, rank, data: data.toString('utf8') }
+      : { stream, rank, encoding: 'base64', data: data.toString('base64') };
+  } else {
+    io = { stream, rank };
+  }
+  if (eof) io.eof = true;
+  return io;
+}
+
+/** Decode an I/O object; EPROTO when it is not one (flux-core's iodecode()). */
+export function ioDecode(o: unknown): { stream: string; rank: string; data: Buffer; eof: boolean } {
+  if (typeof o !== 'object' || o === null) throw new FluxError(errno.EPROTO);
+  const io = o as Record<string, unknown>;
+  if (typeof io.stream !== 'string' || typeof io.rank !== 'string') throw new FluxError(errno.EPROTO);
+  if (io.encoding !== undefined && typeof io.encoding !== 'string') throw new FluxError(errno.EPROTO);
+  const hasData = typeof io.data === 'string';
+  const hasEof = typeof io.eof === 'boolean';
+  if (!hasData && !hasEof) throw new FluxError(errno.EPROTO);
+  let data = Buffer.alloc(0);
+  if (hasData) data = io.encoding === 'base64' ? Buffer.from(io.data as string, 'base64') : Buffer.from(io.data as string, 'utf8');
+  return { stream: io.stream, rank: io.rank, data, eof: io.eof === true };
+}
+
+/** A wait(2) status from what Node reports: exit code in bits 8-15, or the signal number. */
+export function waitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (signal) return (os.constants.signals[signal] ?? 0) & 0x7f;
+  return ((code ?? 0) & 0xff) << 8;
+}
+
+/** Errors spawn() reports that errno.ts has no name for. */
+const EXTRA_ERRNO: Record<string, [number, string]> = {
+  ENOEXEC: [8, 'Exec format error'],
+  ENAMETOOLONG: [36, 'File name too long'],
+  ELOOP: [40, 'Too many levels of symbolic links'],
+  ETXTBSY: [26, 'Text file busy'],
+};
+
+/** errno and strerror text of a Node.js system error. */
+export function nodeErrno(e: unknown): { errnum: number; text: string } {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && EXTRA_ERRNO[code]) {
+    const [errnum, text] = EXTRA_ERRNO[code];
+    return { errnum, text };
+  }
+  const fe = FluxError.fromNode(e);
+  return { errnum: fe.errnum, text: fe.strerror };
+}
+
+/**
+ * flux-core reads subprocess output line by line: each complete line is one
+ * record, and a line that fills the whole buffer goes out as it is.
+ */
+export class LineBuffer {
+  private parts: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly emit: (b: Buffer) => void, private readonly max = BUFSIZE) {}
+
+  push(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      if (nl < 0) break;
+      const line = chunk.subarray(start, nl + 1);
+      if (this.size > 0) {
+        this.parts.push(line);
+        this.emitPending();
+      } else {
+        this.emit(line);
+      }
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      this.parts.push(chunk.subarray(start));
+      this.size += chunk.length - start;
+      while (this.size >= this.max) {
+        const all = Buffer.concat(this.parts);
+        this.emit(all.subarray(0, this.max));
+        const rest = all.subarray(this.max);
+        this.parts = rest.length ? [rest] : [];
+        this.size = rest.length;
+      }
+    }
+  }
+
+  /** End of stream: a last line without newline goes out as it is. */
+  flush(): void {
+    if (this.size > 0) this.emitPending();
+  }
+
+  private emitPending(): void {
+    const b = Buffer.concat(this.parts);
+    this.parts = [];
+    this.size = 0;
+    this.emit(b);
+  }
+}
+
+/**
+ * Kills the process groups the broker started when the broker goes away
+ * without doing it itself (SIGKILL, a crash): a small shell, in a session of
+ * its own so terminal signals miss it, reads `+PGID`/`-PGID` lines on a pipe
+ * from the broker and, when that pipe reaches EOF, SIGKILLs the groups still
+ * listed. flux-core leaves such processes behind; here `flux start` promises
+ * that nothing survives it.
+ */
+export class Reaper {
+  private child: ChildProcess | undefined;
+  private failed = false;
+  private readonly groups = new Set<number>();
+
+  private static readonly SCRIPT = [
+    "trap '' INT HUP TERM QUIT PIPE",
+    'g=" "',
+    'while read -r op id; do',
+    '  case "$op" in',
+    '    +) g="$g$id " ;;',
+    '    -) case "$g" in *" $id "*) g="${g%%" $id "*} ${g#*" $id "}" ;; esac ;;',
+    '  esac',
+    'done',
+    'for id in $g; do kill -9 -- "-$id" 2>/dev/null; done',
+  ].join('\n');
+
+  add(pgid: number): void {
+    this.groups.add(pgid);
+    this.tell(`+ ${pgid}\n`);
+  }
+
+  remove(pgid: number): void {
+    if (this.groups.delete(pgid)) this.tell(`- ${pgid}\n`);
+  }
+
+  /** Signal every group still listed (synchronous: usable from process 'exit'). */
+  killAll(signum: number): void {
+    for (const g of this.groups) {
+      try {
+        process.kill(-g, signum);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Let the shell go (its stdin reaches EOF; it kills what is left, which should be nothing). */
+  close(): void {
+    this.child?.stdin?.end();
+    this.child = undefined;
+  }
+
+  private tell(line: string): void {
+    if (this.failed) return;
+    if (!this.child) {
+      try {
+        const c = spawn('/bin/sh', ['-c', Reaper.SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+        c.on('error', () => {
+          this.failed = true;
+          this.child = undefined;
+        });
+        c.stdin.on('error', () => {});
+        c.unref();
+        (c.stdin as unknown as { unref?: () => void }).unref?.();
+        this.child = c;
+      } catch {
+        this.failed = true;
+        return;
+      }
+    }
+    this.child.stdin?.write(line);
+  }
+}
+
+export interface ProcSpec {
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Background: stdin is /dev/null from the start (RFC 42: at end-of-file). */
+  noStdin: boolean;
+  /** Streams whose output is read; the others go to /dev/null. */
+  stdout: boolean;
+  stderr: boolean;
+}
+
+export interface ProcEvents {
+  started(): void;
+  /** Spawning failed (execvp error, bad cwd): nothing ran. */
+  failed(errnum: number, text: string): void;
+  /** A line (or a buffer-full chunk), or EOF (data undefined). */
+  output(stream: 'stdout' | 'stderr', data: Buffer | undefined, eof: boolean): void;
+  /** The process was reaped: wait status. */
+  exited(status: number): void;
+  /** Exited and every output stream reached EOF. */
+  completed(): void;
+  /** Bytes written to the process's stdin pipe: as many credits come back. */
+  credit(bytes: number): void;
+}
+
+type ProcState = 'init' | 'running' | 'exited' | 'failed';
+
+/** A child process in its own process group (signals reach whatever it started). */
+export class Proc {
+  pid = -1;
+  state: ProcState = 'init';
+  status = 0;
+  /** Output streams that reached EOF. */
+  readonly closed = new Set<string>();
+  private child: ChildProcess | undefined;
+  private stdinClosed = false;
+
+  constructor(private readonly spec: ProcSpec, private readonly ev: ProcEvents, private readonly reaper: Reaper) {}
+
+  get active(): boolean {
+    return this.state === 'init' || this.state === 'running';
+  }
+
+  start(): void {
+    const s = this.spec;
+    let child: ChildProcess;
+    try {
+      child = spawn(s.argv[0], s.argv.slice(1), {
+        env: s.env,
+        cwd: s.cwd,
+        // flux-core runs each subprocess in a process group of its own (setpgrp); a session
+        // of its own is the closest Node offers, and it also keeps terminal signals away.
+        detached: true,
+        stdio: [s.noStdin ? 'ignore' : 'pipe', s.stdout ? 'pipe' : 'ignore', s.stderr ? 'pipe' : 'ignore'],
+      });
+    } catch (e) {
+      // Synchronous refusals: arguments with NUL bytes and the like.
+      this.state = 'failed';
+      const { errnum, text } = nodeErrno(e);
+      queueMicrotask(() => this.ev.failed(errnum === errno.EIO ? errno.EINVAL : errnum, errnum === errno.EIO ? strerror(errno.EINVAL) : text));
+      return;
+    }
+    this.child = child;
+    child.stdin?.on('error', () => {
+      // EPIPE: the process closed its stdin or exited; what was in flight is lost, as in flux-core.
+    });
+    let pending = 0;
+    if (s.stdout) pending++;
+    if (s.stderr) pending++;
+    let exited = false;
+    const maybeComplete = (): void => {
+      if (exited && pending === 0 && this.state === 'exited') {
+        this.reaper.remove(this.pid);
+        this.ev.completed();
+      }
+    };
+    const wire = (name: 'stdout' | 'stderr', stream: NodeJS.ReadableStream | null): void => {
+      if (!stream) return;
+      const lines = new LineBuffer((b) => this.ev.output(name, b, false));
+      stream.on('data', (chunk: Buffer) => lines.push(chunk));
+      stream.on('end', () => {
+        if (this.state === 'failed') return;
+        lines.flush();
+        this.closed.add(name);
+        this.ev.output(name, undefined, true);
+        pending--;
+        maybeComplete();
+      });
+      stream.on('error', () => {});
+    };
+    child.once('spawn', () => {
+      this.pid = child.pid ?? -1;
+      this.state = 'running';
+      this.reaper.add(this.pid);
+      this.ev.started();
+      wire('stdout', child.stdout);
+      wire('stderr', child.stderr);
+    });
+    child.once('error', (e) => {
+      if (this.state !== 'init') return; // kill() errors after spawn are handled where kill is called
+      this.state = 'failed';
+      const { errnum, text } = nodeErrno(e);
+      this.ev.failed(errnum, text);
+    });
+    child.once('exit', (code, signal) => {
+      if (this.state === 'failed') return;
+      exited = true;
+      this.status = waitStatus(code, signal);
+      this.state = 'exited';
+      this.stdinClosed = true;
+      this.ev.exited(this.status);
+      maybeComplete();
+    });
+  }
+
+  /** Data for stdin; its credits come back once it is in the pipe. */
+  write(data: Buffer): void {
+    const w = this.child?.stdin as Writable | null | undefined;
+    if (!w || this.stdinClosed || data.length === 0) return;
+    const n = data.length;
+    w.write(data, (err) => {
+      if (!err) this.ev.credit(n);
+    });
+  }
+
+  closeStdin(): void {
+    if (this.stdinClosed) return;
+    this.stdinClosed = true;
+    this.child?.stdin?.end();
+  }
+
+  /** Signal the process group; throws FluxError when there is nothing to signal. */
+  kill(signum: number): void {
+    if (this.state !== 'running') throw new FluxError(errno.EINVAL);
+    try {
+      process.kill(-this.pid, signum);
+    } catch (e) {
+      // The group leader may have changed its group: signal the process itself.
+      try {
+        process.kill(this.pid, signum);
+      } catch {
+        throw FluxError.fromNode(e);
+      }
+    }
+  }
+}

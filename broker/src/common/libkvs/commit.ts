@@ -1,0 +1,411 @@
+/**
+ * Applying KVS transactions to a root: the server half of kvs.commit, after flux-core's kvstxn.c.
+ *
+ * Why it is shaped like this:
+ *  - Copy-on-write: the root directory is copied, each op walks its key through the copy, and
+ *    every directory it passes through is loaded from the content store and inlined (dirref -> dir)
+ *    in the copy. Nothing already stored is modified. At the end the copy is "unrolled" depth
+ *    first: each inlined dir is stored and replaced by a dirref, and each val whose base64 text is
+ *    longer than 72 characters (BLOBREF_MAX_STRING_SIZE) is stored raw and replaced by a valref.
+ *    Untouched subtrees stay dirrefs, so a commit stores only the path it changed.
+ *  - The odd cases follow kvstxn_link_dirent(), not POSIX intuition: a put THROUGH a value
+ *    (a.b=1 then a.b.c=2) silently replaces the value with a new directory; an unlink through a
+ *    missing or non-directory component is a successful no-op; a symlink in the middle of a key
+ *    is followed (target + rest of the key) within the namespace, and a symlink into ANOTHER
+ *    namespace is EINVAL; putting or unlinking the root "." is EINVAL; a final symlink is replaced,
+ *    never followed. APPEND: missing -> plain insert, val -> valref [old, new], valref -> one more
+ *    blobref, symlink -> EOPNOTSUPP, dir/dirref -> EISDIR, a non-val dirent -> EPROTO.
+ *  - Blobs are hashed locally (as flux-core does) and only stored once the whole transaction has
+ *    succeeded, so a failed commit leaves nothing behind; they are then stored in bounded parallel
+ *    batches and the store's answer is checked against our hash.
+ *  - Merging (kvstxn_mgr_merge_ready_transactions): adjacent ready transactions with equal flags,
+ *    none with NO_MERGE or SYNC, are applied as one (ops concatenated, one new root, one sequence
+ *    number). If the merged one fails, flux-core does not fail the group: each member is retried on
+ *    its own with NO_MERGE set, so only the bad one fails — except for ENOMEM and ENOTSUP, which
+ *    fail them all. Non-adjacent transactions are never merged (it would reorder writes).
+ *  - flux-core has no bound on symlink hops inside a commit (a cycle recurses until the broker
+ *    dies); we stop at the lookup's limit with ELOOP instead.
+ */
+import type { FluxError } from '../libflux/errno';
+import type { HashName } from '../libcontent/blobref';
+import { blobrefHash, BLOBREF_MAX_STRING_SIZE } from '../libcontent/blobref';
+import { base64DecodeStrict } from './base64';
+import { ELOOP, ENOTRECOVERABLE, errno, kvsError } from './errors';
+import { normalizeKey } from './key';
+import * as treeobj from './treeobj';
+import type { DirObj, TreeObj } from './treeobj';
+import { decodeOp, FLUX_KVS_APPEND, FLUX_KVS_NO_MERGE, FLUX_KVS_SYNC } from './txn';
+
+/** The content store as the KVS sees it (content.load / content.store). */
+export interface ContentStore {
+  load(blobref: string): Promise<Buffer>;
+  store(data: Buffer): Promise<string>;
+}
+
+export interface ApplyOptions {
+  /** content.hash of the instance (default sha1). */
+  hashName?: HashName;
+  /** Namespace the root belongs to: symlinks naming another namespace are refused. */
+  namespace?: string;
+}
+
+export interface ApplyResult {
+  rootref: string;
+  /** Normalized keys of the ops, unique, in op order (the setroot event's "keys"). */
+  keys: string[];
+}
+
+/** Symlink hops allowed while walking one key (flux-core's SYMLINK_CYCLE_LIMIT in lookup.c). */
+export const SYMLINK_CYCLE_LIMIT = 10;
+
+/** How many content.store requests one commit keeps in flight. */
+const STORE_BATCH = 64;
+
+function isFluxError(e: unknown): e is FluxError {
+  return typeof e === 'object' && e !== null && typeof (e as { errnum?: unknown }).errnum === 'number';
+}
+
+class Applier {
+  private readonly hashName: HashName;
+  private readonly namespace: string | undefined;
+  /** Blobs to store once the transaction has succeeded, by blobref. */
+  private readonly dirty = new Map<string, Buffer>();
+  /** Directory objects loaded during this transaction, by blobref. */
+  private readonly loaded = new Map<string, TreeObj>();
+
+  constructor(private readonly store: ContentStore, opts: ApplyOptions) {
+    this.hashName = opts.hashName ?? 'sha1';
+    this.namespace = opts.namespace;
+  }
+
+  /** Load a tree object; a blob that is not one means a corrupt store (ENOTRECOVERABLE). */
+  async loadObj(ref: string): Promise<TreeObj> {
+    let o = this.loaded.get(ref);
+    if (!o) {
+      const buf = await this.store.load(ref);
+      try {
+        o = treeobj.decode(buf);
+      } catch {
+        throw kvsError(ENOTRECOVERABLE);
+      }
+      this.loaded.set(ref, o);
+    }
+    return treeobj.deepCopy(o);
+  }
+
+  private storeRaw(data: Buffer): string {
+    const ref = blobrefHash(this.hashName, data);
+    if (!this.dirty.has(ref)) this.dirty.set(ref, data);
+    return ref;
+  }
+
+  /** Store the decoded bytes of a val's base64 text (EPROTO if it does not decode). */
+  private storeValData(val: TreeObj): string {
+    const data = typeof val.data === 'string' ? base64DecodeStrict(val.data) : undefined;
+    if (!data) throw kvsError(errno.EPROTO);
+    return this.storeRaw(data);
+  }
+
+  private storeObj(o: TreeObj): string {
+    treeobj.validate(o);
+    return this.storeRaw(treeobj.encodeBuffer(o));
+  }
+
+  /** kvstxn_link_dirent(): apply one op to the working copy of the root. */
+  async link(root: DirObj, key: string, dirent: unknown, flags: number, hops = 0): Promise<void> {
+    const k = normalizeKey(key);
+    if (k === '.') throw kvsError(errno.EINVAL);
+    const parts = k.split('.');
+    let dir: TreeObj = root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const name = parts[i];
+      if (treeobj.typeOf(dir) !== 'dir') throw kvsError(ENOTRECOVERABLE);
+      const entry = treeobj.peekEntry(dir, name);
+      const type = entry === undefined ? undefined : treeobj.typeOf(entry);
+      if (entry !== undefined && type === 'dir') {
+        dir = entry;
+      } else if (entry !== undefined && type === 'dirref') {
+        if (treeobj.getCount(entry) !== 1) throw kvsError(ENOTRECOVERABLE);
+        const sub = await this.loadObj(treeobj.getBlobref(entry, 0));
+        treeobj.insertEntry(dir, name, sub, { novalidate: true });
+        dir = sub;
+      } else if (entry !== undefined && type === 'symlink') {
+        let link: { target: string; namespace?: string };
+        try {
+          link = treeobj.getSymlink(entry);
+        } catch {
+          throw kvsError(errno.EINVAL);
+        }
+        if (link.namespace !== undefined && link.namespace !== this.namespace) throw kvsError(errno.EINVAL);
+        if (hops >= SYMLINK_CYCLE_LIMIT) throw kvsError(ELOOP);
+        const rest = parts.slice(i + 1).join('.');
+        return this.link(root, `${link.target}.${rest}`, dirent, flags, hops + 1);
+      } else {
+        // Missing, or a value in the way: an unlink has nothing to do; anything else gets a
+        // fresh directory here (the value, if any, is discarded).
+        if (dirent === null) return;
+        const sub = treeobj.createDir();
+        treeobj.insertEntry(dir, name, sub, { novalidate: true });
+        dir = sub;
+      }
+    }
+    const name = parts[parts.length - 1];
+    if (dirent === null) {
+      try {
+        treeobj.deleteEntry(dir, name);
+      } catch (e) {
+        if (!isFluxError(e) || e.errnum !== errno.ENOENT) throw e;
+      }
+    } else if (flags & FLUX_KVS_APPEND) {
+      this.append(dir, name, dirent);
+    } else {
+      treeobj.insertEntry(dir, name, dirent);
+    }
+  }
+
+  /** kvstxn_append(). */
+  private append(dir: TreeObj, name: string, dirent: unknown): void {
+    if (treeobj.typeOf(dirent) !== 'val') throw kvsError(errno.EPROTO);
+    const val = dirent as TreeObj;
+    const entry = treeobj.typeOf(dir) === 'dir' ? treeobj.peekEntry(dir, name) : undefined;
+    if (entry === undefined) {
+      treeobj.insertEntry(dir, name, val);
+      return;
+    }
+    switch (treeobj.typeOf(entry)) {
+      case 'valref': {
+        const ref = this.storeValData(val);
+        const cpy = treeobj.deepCopy(entry);
+        treeobj.appendBlobref(cpy, ref);
+        treeobj.insertEntry(dir, name, cpy, { novalidate: true });
+        return;
+      }
+      case 'val': {
+        const ref1 = this.storeValData(entry);
+        const ref2 = this.storeValData(val);
+        treeobj.insertEntry(dir, name, treeobj.createValref(ref1, ref2));
+        return;
+      }
+      case 'symlink':
+        throw kvsError(errno.EOPNOTSUPP);
+      case 'dir':
+      case 'dirref':
+        throw kvsError(errno.EISDIR);
+      default:
+        throw kvsError(ENOTRECOVERABLE);
+    }
+  }
+
+  /** kvstxn_unroll(): store inlined dirs as dirrefs and long vals as valrefs, depth first. */
+  unroll(dir: DirObj): void {
+    const data = dir.data;
+    for (const name of Object.keys(data)) {
+      const entry = data[name];
+      const type = treeobj.typeOf(entry);
+      if (type === 'dir') {
+        this.unroll(entry as DirObj);
+        const ref = this.storeObj(entry);
+        treeobj.insertEntry(dir, name, treeobj.createDirref(ref), { novalidate: true });
+      } else if (type === 'val' && typeof entry.data === 'string' && entry.data.length > BLOBREF_MAX_STRING_SIZE) {
+        const ref = this.storeValData(entry);
+        treeobj.insertEntry(dir, name, treeobj.createValref(ref), { novalidate: true });
+      }
+    }
+  }
+
+  storeRoot(root: DirObj): string {
+    return this.storeObj(root);
+  }
+
+  /** Store every dirty blob, a bounded batch at a time, and check the store agrees on the hash. */
+  async flush(): Promise<void> {
+    const entries = [...this.dirty];
+    for (let i = 0; i < entries.length; i += STORE_BATCH) {
+      const batch = entries.slice(i, i + STORE_BATCH);
+      const refs = await Promise.all(batch.map(([, data]) => this.store.store(data)));
+      refs.forEach((ref, j) => {
+        if (ref !== batch[j][0]) {
+          throw kvsError(errno.EPROTO);
+        }
+      });
+    }
+    this.dirty.clear();
+  }
+}
+
+/** keys_from_ops(): normalized, unique, in op order. */
+export function keysFromOps(ops: readonly unknown[]): string[] {
+  const seen = new Set<string>();
+  for (const op of ops) seen.add(normalizeKey(decodeOp(op).key));
+  return [...seen];
+}
+
+/**
+ * Apply `ops` (as received in kvs.commit) to the tree at `rootref`; all or nothing. Returns the
+ * new root's blobref (stored) and the keys the ops named. Errors are FluxErrors with flux-core's
+ * errno; the store's own errors (e.g. ENOENT for a missing blob) pass through.
+ */
+export async function applyOps(store: ContentStore, rootref: string, ops: readonly unknown[], opts: ApplyOptions = {}): Promise<ApplyResult> {
+  if (!Array.isArray(ops)) throw kvsError(errno.EPROTO);
+  const decoded = ops.map((op) => decodeOp(op));
+  const keys = [...new Set(decoded.map((op) => normalizeKey(op.key)))];
+  if (decoded.length === 0) return { rootref, keys };
+  const a = new Applier(store, opts);
+  const root = await a.loadObj(rootref);
+  if (root.type !== 'dir') throw kvsError(ENOTRECOVERABLE);
+  for (const op of decoded) await a.link(root, op.key, op.dirent, op.flags);
+  a.unroll(root);
+  const newroot = a.storeRoot(root);
+  await a.flush();
+  return { rootref: newroot, keys };
+}
+
+/** The empty root directory and its blobref, for creating a namespace. */
+export function emptyDir(hashName: HashName = 'sha1'): { obj: DirObj; blobref: string; data: Buffer } {
+  const obj = treeobj.createDir();
+  const data = treeobj.encodeBuffer(obj);
+  return { obj, blobref: blobrefHash(hashName, data), data };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transaction queue with merging (kvstxn_mgr).
+
+export interface CommitRequest {
+  /** Transaction name (flux-core: the request's sender-derived name). */
+  name: string;
+  /** Ops as received ([{"key","flags","dirent"}]). */
+  ops: readonly unknown[];
+  /** Commit flags: NO_MERGE 1, TXN_COMPACT 2, SYNC 4. */
+  flags: number;
+  /** kvstxn internal flags (e.g. NO_PUBLISH); transactions merge only when these match. */
+  internalFlags?: number;
+}
+
+export interface CommitResult {
+  rootref: string;
+  rootseq: number;
+  /** Keys changed by the applied (possibly merged) transaction. */
+  keys: string[];
+  /** Names of all transactions applied together with this one (including it). */
+  names: string[];
+}
+
+export interface CommitManagerOptions extends ApplyOptions {
+  rootref: string;
+  rootseq: number;
+  /** Merge adjacent mergeable transactions (flux-core's kvs transaction-merge, default on). */
+  merge?: boolean;
+  /**
+   * For FLUX_KVS_SYNC: flush the content store and checkpoint (rootref, rootseq) before the new
+   * root takes effect. A rejection fails the transaction and leaves the root unchanged.
+   */
+  sync?: (rootref: string, rootseq: number) => Promise<void>;
+}
+
+interface Pending {
+  req: CommitRequest;
+  noMerge: boolean;
+  resolve: (r: CommitResult) => void;
+  reject: (e: unknown) => void;
+}
+
+const PRIMARY_NAMESPACE = 'primary';
+
+/**
+ * Serializes commits to one namespace's root. submit() resolves when the transaction has been
+ * applied (alone or merged) and rejects with its FluxError otherwise. Work is done one
+ * transaction group at a time, so each new root builds on the previous one.
+ */
+export class CommitManager {
+  private readonly store: ContentStore;
+  private readonly opts: CommitManagerOptions;
+  private readonly ready: Pending[] = [];
+  private running = false;
+  private _rootref: string;
+  private _rootseq: number;
+
+  constructor(store: ContentStore, opts: CommitManagerOptions) {
+    this.store = store;
+    this.opts = opts;
+    this._rootref = opts.rootref;
+    this._rootseq = opts.rootseq;
+  }
+
+  get rootref(): string {
+    return this._rootref;
+  }
+
+  get rootseq(): number {
+    return this._rootseq;
+  }
+
+  /** Transactions waiting (flux-core's "#readytransactions"). */
+  get readyCount(): number {
+    return this.ready.length;
+  }
+
+  submit(req: CommitRequest): Promise<CommitResult> {
+    return new Promise<CommitResult>((resolve, reject) => {
+      const noMerge = (req.flags & (FLUX_KVS_NO_MERGE | FLUX_KVS_SYNC)) !== 0;
+      this.ready.push({ req, noMerge, resolve, reject });
+      if (!this.running) {
+        this.running = true;
+        // Start on a later tick so transactions submitted together can merge.
+        setImmediate(() => void this.run());
+      }
+    });
+  }
+
+  /** The group at the head of the queue that flux-core would merge (length 1 = no merge). */
+  private takeGroup(): Pending[] {
+    const first = this.ready[0];
+    const group = [first];
+    if (this.opts.merge === false || first.noMerge) return group;
+    const flags = first.req.flags;
+    const internal = first.req.internalFlags ?? 0;
+    for (let i = 1; i < this.ready.length; i++) {
+      const p = this.ready[i];
+      if (p.noMerge || p.req.flags !== flags || (p.req.internalFlags ?? 0) !== internal) break;
+      group.push(p);
+    }
+    return group;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (this.ready.length > 0) {
+        const group = this.takeGroup();
+        const ops = group.flatMap((p) => [...p.req.ops]);
+        const flags = group[0].req.flags;
+        try {
+          const result = await this.applyOne(ops, flags, group.map((p) => p.req.name));
+          this.ready.splice(0, group.length);
+          for (const p of group) p.resolve(result);
+        } catch (e) {
+          const errnum = isFluxError(e) ? e.errnum : errno.EIO;
+          if (group.length > 1 && errnum !== errno.ENOMEM && errnum !== errno.ENOTSUP) {
+            // Fall back: replay each member alone, in order, never merged again.
+            for (const p of group) p.noMerge = true;
+            continue;
+          }
+          this.ready.splice(0, group.length);
+          for (const p of group) p.reject(e);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async applyOne(ops: unknown[], flags: number, names: string[]): Promise<CommitResult> {
+    if ((flags & FLUX_KVS_SYNC) && (this.opts.namespace ?? PRIMARY_NAMESPACE) !== PRIMARY_NAMESPACE) {
+      throw kvsError(errno.EINVAL);
+    }
+    const { rootref, keys } = await applyOps(this.store, this._rootref, ops, this.opts);
+    const rootseq = this._rootseq + 1;
+    if ((flags & FLUX_KVS_SYNC) && this.opts.sync) await this.opts.sync(rootref, rootseq);
+    this._rootref = rootref;
+    this._rootseq = rootseq;
+    return { rootref, rootseq, keys, names };
+  }
+}
