@@ -5,6 +5,7 @@
  * The IPC channel is the lifeline: when `flux start` dies, so does every broker.
  */
 import { rmSync } from 'node:fs';
+import { decodeHostlist } from './common/libhostlist/hostlist';
 import * as path from 'node:path';
 import { Broker, localUri } from './broker/broker';
 import { InitialProgram } from './broker/initial-program';
@@ -16,6 +17,7 @@ interface Args {
   topo: string;
   attrs: Record<string, string>;
   configPath?: string;
+  hostnames?: string[];
   /** The launcher made the rundir and removes it; rank 0 does it instead if the launcher dies. */
   rundirCleanup: boolean;
   command: string[];
@@ -29,9 +31,11 @@ function parseArgs(argv: string[]): Args {
       a.command = argv.slice(i + 1);
       break;
     }
-    const m = /^--(rank|size|rundir|topo|config-path)=(.*)$/.exec(s);
+    const m = /^--(rank|size|rundir|topo|config-path|test-hosts)=(.*)$/.exec(s);
     if (s === '--rundir-cleanup') {
       a.rundirCleanup = true;
+    } else if (m?.[1] === 'test-hosts') {
+      a.hostnames = decodeHostlist(m[2]);
     } else if (m?.[1] === 'config-path') {
       a.configPath = m[2];
     } else if (m) {
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
   // Shows as flux-broker-R in ps and /proc/PID/status, as flux-core's brokers do
   // (flux uri pid:PID relies on it).
   process.title = `flux-broker-${args.rank}`;
-  const broker = new Broker({ rank: args.rank, size: args.size, rundir: args.rundir, topo: args.topo, attrs: args.attrs, configPath: args.configPath });
+  const broker = new Broker({ rank: args.rank, size: args.size, rundir: args.rundir, topo: args.topo, attrs: args.attrs, configPath: args.configPath, hostnames: args.hostnames });
   const program = new InitialProgram();
   let exiting = false;
 

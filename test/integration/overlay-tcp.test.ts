@@ -65,6 +65,10 @@ test('tbon.prefertcp=1 binds tcp:// on the address tbon.interface-hint names', a
   assert.match(ep, /^tcp:\/\/127\.0\.0\.1:\d+$/);
   assert.equal(parentEp, ep);
   assert.equal(pinged, 'pinged');
+  // tcp://IFACE:PORT names an interface, as ZeroMQ allows; the attribute shows its address.
+  const i = await flux(['start', '-s2', '-S', 'tbon.endpoint=tcp://lo:*', 'sh', '-c', 'flux getattr tbon.endpoint; flux ping -c1 1 >/dev/null && echo pinged']);
+  assert.equal(i.status, 0, i.stderr);
+  assert.match(i.stdout, /^tcp:\/\/127\.0\.0\.1:\d+\npinged\n$/);
 });
 
 test('a tcp:// endpoint that cannot be had fails flux start at once, children included', async () => {

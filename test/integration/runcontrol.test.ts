@@ -19,7 +19,7 @@ async function tmpdir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'flux-rc-test-'));
 }
 
-test('the default rc1 loads heartbeat on every rank; builtins are config, connector-local, groups, overlay', async () => {
+test('the default rc1 loads heartbeat on every rank; builtins are config, connector-local, groups, rexec, overlay', async () => {
   const r = await flux(['start', '-s4', '-S', 'tbon.fanout=2', 'sh', '-c',
     'flux module list; echo --; FLUX_URI=$(flux getattr rundir | sed "s|^|local://|")/local-3 flux module list; echo --; flux getattr broker.rc1_path; flux getattr broker.rc3_path']);
   assert.equal(r.status, 0, r.stderr);
@@ -27,7 +27,7 @@ test('the default rc1 loads heartbeat on every rank; builtins are config, connec
   assert.equal(blocks.length, 2);
   for (const b of blocks) {
     const names = b.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]);
-    assert.deepEqual(names, ['config', 'connector-local', 'groups', 'overlay', 'heartbeat']);
+    assert.deepEqual(names, ['config', 'connector-local', 'groups', 'rexec', 'overlay', 'heartbeat']);
   }
   assert.match(r.stdout, /flux modprobe rc1\nflux modprobe rc3\n$/);
 });
@@ -36,7 +36,7 @@ test('empty broker.rc1_path/rc3_path: only the built-in modules', async () => {
   const r = await flux(['start', '-s2', '-o', '-Sbroker.rc1_path=,-Sbroker.rc3_path=', 'flux', 'module', 'list']);
   assert.equal(r.status, 0, r.stderr);
   const names = r.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]);
-  assert.deepEqual(names, ['config', 'connector-local', 'groups', 'overlay']);
+  assert.deepEqual(names, ['config', 'connector-local', 'groups', 'rexec', 'overlay']);
 });
 
 test('rc1 runs top-down and rc3 bottom-up, each with FLUX_URI of its own rank', async () => {
@@ -248,4 +248,14 @@ test('SIGKILL of flux start: rank 0 removes the rundir flux start made', async (
   while (existsSync(rundir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
   assert.equal(existsSync(rundir), false, `${rundir} is left behind`);
   await fs.rm(dir, { recursive: true, force: true });
+});
+
+test('--test-hosts gives each rank a made-up host name: hostlist, hostname, overlay status, online log', async () => {
+  const r = await flux(['start', '-s4', '--test-hosts=node[0-3]', 'sh', '-c',
+    'flux getattr hostlist; flux exec -r 2 flux getattr hostname; flux overlay status; flux dmesg | grep "online: node\\[0-3\\] (ranks 0-3)" | wc -l']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'node[0-3]\nnode2\n0 node0: full\n├─ 1 node1: full\n├─ 2 node2: full\n└─ 3 node3: full\n1\n');
+  const short = await flux(['start', '-s4', '--test-hosts=node[0-2]', 'true']);
+  assert.equal(short.status, 1);
+  assert.equal(short.stderr, 'flux-start: --test-hosts: hostlist has 3 hosts, fewer than --test-size=4\n');
 });

@@ -9,7 +9,7 @@ import { FluxError } from '../../broker/src/common/libflux/errno';
 import { formatDuration, formatG, statusLines, type HealthChild, type StatusOptions } from '../../broker/src/cmd/overlay-tree';
 import { encodeHostlist } from '../../broker/src/cmd/overlay-common';
 import { encodeSize, TracePrinter } from '../../broker/src/cmd/overlay-trace';
-import { globMatch } from '../../broker/src/broker/overlay-trace';
+import { OverlayTrace, globMatch } from '../../broker/src/broker/overlay-trace';
 import { parseTopology, subtree } from '../../broker/src/broker/topology';
 import {
   FLAG_NORESPONSE,
@@ -19,6 +19,7 @@ import {
   deriveResponse,
   getJson,
   newMessage,
+  setJson,
 } from '../../broker/src/common/libflux/message';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/flux-core-behaviour');
@@ -236,6 +237,42 @@ test('hostlists, sizes, trace lines and topic globs as flux-core writes them', (
   assert.ok(globMatch('job-manager.[ks]ill', 'job-manager.kill') && globMatch('?.b', 'a.b') && !globMatch('[!a].b', 'a.b'));
 });
 
+test('OverlayTrace: filters by type, topic and peer; upkeep shows as control messages', () => {
+  const tr = new OverlayTrace();
+  tr.parentRank = 0;
+  tr.rankOf = (uuid) => (uuid === 'u3' ? 3 : undefined);
+  const got: Record<string, unknown>[][] = [[], [], []];
+  const tracer = (i: number, payload: Record<string, unknown>, flags = FLAG_STREAMING) => {
+    const req = newMessage(MSGTYPE_REQUEST, 'overlay.trace');
+    req.flags |= flags;
+    req.routes = [`client${i}`];
+    setJson(req, payload);
+    tr.request({ msg: req, json: <T>() => getJson<T>(req), respond: (o) => got[i].push(o), respondRaw: () => {}, respondError: () => {} });
+  };
+  assert.equal(tr.active, false);
+  tracer(0, { typemask: 15, topic_glob: '*' });
+  tracer(1, { typemask: 8, topic_glob: '*', nodeid: 3 });
+  tracer(2, { typemask: 3, topic_glob: 'kvs.*', full: true });
+  assert.throws(() => tracer(0, { typemask: 15, topic_glob: '*' }, 0), (e: unknown) => e instanceof FluxError && e.errnum === 71, 'not streaming: EPROTO');
+  const ping = newMessage(MSGTYPE_REQUEST, 'kvs.ping');
+  setJson(ping, { seq: 1 });
+  tr.record('tx', 'u3', ping);
+  const keepalive = newMessage(MSGTYPE_REQUEST, 'overlay.status');
+  setJson(keepalive, { rank: 3, status: 'partial' });
+  tr.record('rx', 'u3', keepalive);
+  tr.record('rx', undefined, newMessage(MSGTYPE_REQUEST, 'overlay.trace'));
+  const fail = deriveErrorResponse(ping, 2, 'no such key');
+  tr.record('rx', 'u9', fail);
+  assert.deepEqual(got[0].map((e) => [e.prefix, e.rank, e.type, e.topic]), [['tx', 3, 1, 'kvs.ping'], ['rx', 3, 8, 'status 2'], ['rx', -1, 2, 'kvs.ping']]);
+  assert.deepEqual(got[1].map((e) => e.topic), ['status 2'], 'control messages with peer 3 only');
+  assert.deepEqual(got[2].map((e) => [e.topic, e.payload, e.errnum, e.errstr]), [['kvs.ping', { seq: 1 }, 0, ''], ['kvs.ping', undefined, 2, 'no such key']]);
+  assert.equal(got[0][0].payload, undefined, 'payloads only with full');
+  tr.disconnect('client0');
+  tr.record('tx', undefined, ping);
+  assert.equal(got[0].length, 3, 'a disconnected client gets nothing more');
+  assert.equal(got[2].at(-1)?.rank, 0, 'the parent is rank 0 here');
+});
+
 test('OverlayMonitor: probes after a disconnect, fails in-flight requests, reports upward', async () => {
   const gone = new Set<string>();
   const failed: [string[], number][] = [];
@@ -258,10 +295,12 @@ test('OverlayMonitor: probes after a disconnect, fails in-flight requests, repor
   }, { probeDelays: [0], keepaliveMs: 60_000, lostMs: 60_000 });
   mon.register(new ServiceTable(() => {}, () => {}));
   mon.start();
+  assert.deepEqual(upward, [['overlay.status', 0, { rank: 1, status: 'partial' }]], 'on start: the status now (children may have joined since the hello)');
+  upward.length = 0;
   mon.childJoined(3, 'u3', 'full');
   mon.childJoined(4, 'u4', 'partial');
   assert.equal(mon.health.status, 'partial');
-  assert.deepEqual(upward, [], 'still partial, as told in the hello: nothing to report');
+  assert.deepEqual(upward, [], 'still partial: nothing new to report');
   const req = newMessage(MSGTYPE_REQUEST, 'broker.ping');
   req.aux2 = 7;
   req.routes = ['client'];

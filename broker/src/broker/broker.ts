@@ -19,17 +19,16 @@ import {
   getJson,
   type Message,
 } from '../common/libflux/message';
-import { ATTR_IMMUTABLE, Attributes } from './attr';
+import { Attributes } from './attr';
 import { setBootAttributes } from './boot-attrs';
-import { respondPing, respondRusage } from './ping';
+import { registerBrokerMethods, respondPing } from './ping';
 import { BrokerRpc } from './broker-rpc';
 import { MsgCounters } from '../common/libflux/msg-counters';
 import { ConnectorLocal, type ClientConn } from './connector-local';
 import { EventDistributor } from './event';
-import { Groups } from './groups';
-import { DEFAULT_RC1, DEFAULT_RC3, runRc } from './runat';
-import { StateMachine, stateIndex, type StateName } from './state-machine';
-import { ShutdownService } from './shutdown';
+import { RunControl } from './run-control';
+import { decodeHostlist } from '../common/libhostlist/hostlist';
+import { stateIndex, type StateMachine, type StateName } from './state-machine';
 import { ConfigService } from './config-service';
 import { ModuleHost } from './module-host';
 import { BrokerLog, LOG_CRIT, LOG_VALIDATORS } from './log';
@@ -39,8 +38,7 @@ import { bootOverlay } from './overlay-boot';
 import { OverlayMonitor, monitorOptions } from './overlay-monitor';
 import { routeRequest, serviceOf } from './route';
 import { ServiceTable, type Responder } from './service';
-import { parseTopology, subtree, type Topology } from './topology';
-import { encodeIdset } from '../common/libidset/idset';
+import { parseTopology, type Topology } from './topology';
 
 export { FLUX_VERSION } from '../common/libflux/version';
 import { FLUX_VERSION } from '../common/libflux/version';
@@ -55,6 +53,8 @@ export interface BrokerConfig {
   attrs: Record<string, string>;
   /** `--config-path`: a TOML file or directory, or a JSON file. */
   configPath?: string;
+  /** `flux start --test-hosts`: host names by rank. */
+  hostnames?: string[];
   /** Rank 0 only: the initial program runner is attached by main.ts. */
 }
 
@@ -82,11 +82,10 @@ export class Broker {
   private readonly childUuid = new Map<number, string>();
   private readonly childRank = new Map<string, number>();
   private readonly selfRpc = new BrokerRpc(this.owner, (m) => this.routeRequest(m));
-  /** Run control: join, rc1, quorum, run, shutdown, rc3, exit (state-machine.ts). */
+  /** Run control: join, rc1, quorum, run, shutdown, rc3, exit (run-control.ts, state-machine.ts). */
+  readonly run: RunControl;
   readonly sm: StateMachine;
-  readonly groups: Groups;
   readonly config: ConfigService;
-  private readonly shutdownService: ShutdownService;
   /** Rank 0: signal the running initial program to end (true if one was running). */
   abortProgram: () => boolean = () => false;
   /** Rank 0: runs the initial program when the instance is up; undefined = none. */
@@ -136,9 +135,7 @@ export class Broker {
       forgetChild: (rank, uuid) => {
         if (this.childUuid.get(rank) === uuid) this.childUuid.delete(rank);
         this.childRank.delete(uuid);
-        this.groups.childGone(rank);
-        this.sm.disconnect(uuid);
-        this.sm.childGone();
+        this.run.childGone(rank, uuid);
       },
       lostParent: () => this.onLostParent(),
       isParent: (uuid) => uuid === this.parentUuid,
@@ -149,27 +146,18 @@ export class Broker {
       logErr: (s) => this.log.err(s),
       logDebug: (s) => this.log.debug(s),
     }, monitorOptions(cfg.attrs));
-    this.monitor.wire(this.overlay.trace, this.topo, () => (this.attrs.get('hostlist') ?? '').split(','));
+    this.monitor.wire(this.overlay.trace, this.topo, () => decodeHostlist(this.attrs.get('hostlist') ?? ''));
     this.connector = new ConnectorLocal(this.owner, {
       request: (m) => this.routeRequest(m),
       other: (m, c) => this.fromClientOther(m, c),
       disconnected: (c) => {
         this.logService.disconnect(c.uuid);
-        this.groups.disconnect(c.uuid);
-        this.sm.disconnect(c.uuid);
-        this.shutdownService.disconnect(c.uuid);
+        this.run.clientGone(c.uuid);
       },
       log: (s) => this.log.err(s),
     });
     for (const [name, fn] of Object.entries(LOG_VALIDATORS)) this.attrs.addValidator(name, fn);
-    setBootAttributes(this.attrs, { rank: this.rank, size: this.size, rundir: cfg.rundir, topo: this.topo, uuid: this.uuid, owner: this.owner, extra: cfg.attrs });
-    // What a test instance started by `flux start` reports (flux-core: PMI "simple" boot,
-    // all brokers on one node; the launcher, not the broker, removes the rundir).
-    this.attrs.setDefault('broker.boot-method', 'simple', ATTR_IMMUTABLE);
-    this.attrs.setDefault('broker.mapping', JSON.stringify([[0, 1, this.size, 1]]), ATTR_IMMUTABLE);
-    this.attrs.setDefault('rundir-cleanup', '0', ATTR_IMMUTABLE);
-    // A top-level instance has no parent: the attribute exists without a value.
-    this.attrs.declare('parent-uri', ATTR_IMMUTABLE);
+    setBootAttributes(this.attrs, { rank: this.rank, size: this.size, rundir: cfg.rundir, topo: this.topo, uuid: this.uuid, owner: this.owner, extra: cfg.attrs, hostnames: cfg.hostnames, configPath: cfg.configPath });
     // Bad -S values (e.g. log-level=9) stop the broker here, with flux-broker's message.
     this.attrs.checkAll();
     this.events = new EventDistributor({
@@ -197,100 +185,41 @@ export class Broker {
           this.sm.abort('panic');
         },
       },
-      // flux-core's built-in modules, in its load order (rexec arrives with flux exec).
+      // flux-core's built-in modules, in its load order.
       [
         { name: 'config', services: ['config'] },
         { name: 'connector-local', services: ['connector-local'] },
         { name: 'groups', services: ['groups'] },
+        { name: 'rexec', services: ['rexec'] },
         { name: 'overlay', services: ['overlay'] },
       ],
     );
     this.modules.registerService(this.services);
     this.attrs.registerService(this.services);
     this.logService.register(this.services);
-    this.services.register('broker.ping', (r) => this.ping(r));
-    this.services.register('broker.stats-get', (r) => r.respond({ ...this.counters.toJSON() }));
-    this.services.register('broker.stats-clear', (r) => {
-      this.counters.clear();
-      r.respond({});
-    });
-    this.services.register('broker.rusage', (r) => respondRusage(r));
+    registerBrokerMethods(this.services, this);
     this.services.register('overlay.hello', (r) => this.hello(r));
-    this.services.register('overlay.topology', (r) => this.topology(r));
     this.monitor.register(this.services);
     this.config.register(this.services);
-    if (cfg.configPath !== undefined) this.attrs.set('config.path', cfg.configPath, ATTR_IMMUTABLE);
-    this.groups = new Groups({
+    this.run = new RunControl({
       rank: this.rank,
+      size: this.size,
+      parent: this.topo.parent(this.rank),
       children: this.topo.children(this.rank),
-      reportParent: (payload) => {
-        const parent = this.topo.parent(this.rank);
-        if (parent !== undefined) this.selfRpc.send('groups.update', payload, parent);
-      },
-    });
-    this.groups.register(this.services);
-    this.attrs.setDefault('broker.quorum', String(this.size));
-    this.attrs.setDefault('broker.rc1_path', DEFAULT_RC1);
-    this.attrs.setDefault('broker.rc3_path', DEFAULT_RC3);
-    this.sm = new StateMachine({
-      rank: this.rank,
-      hasParent: this.topo.parent(this.rank) !== undefined,
-      rc1: () => this.runRc('rc1'),
-      rc3: () => this.runRc('rc3'),
-      rc2: () => this.initialProgram?.(),
+      attrs: this.attrs,
+      log: this.log,
+      services: this.services,
+      rpc: (topic, payload, nodeid) => this.rpc(topic, payload, nodeid),
+      send: (topic, payload, nodeid) => this.selfRpc.send(topic, payload, nodeid),
       watchParent: () => this.watchParent(),
-      online: () => this.groups.join('broker.online'),
       childrenConnected: () => this.childUuid.size > 0,
-      goodbye: () => this.shutdownService.goodbye(),
-      info: (s) => this.log.info(s),
-      err: (s) => this.log.err(s),
-      exit: (status) => this.onExit(status),
+      initialProgram: () => this.initialProgram?.(),
+      abortProgram: () => this.abortProgram(),
+      programEnv: () => this.programEnv(),
+      onRun: () => this.onRun(),
+      onExit: (status) => this.onExit(status),
     });
-    this.sm.register(this.services);
-    this.shutdownService = new ShutdownService(this.rank, this.sm, this.log, () => {
-      if (!this.abortProgram()) this.sm.abort('shutdown');
-    });
-    this.shutdownService.register(this.services);
-    // ---- BEGIN rexec: RFC 42 subprocess server for `flux exec` (broker/src/broker/rexec.ts) ----
-    // Registers rexec.* (rexec.disconnect arrives from the connector like any <service>.disconnect)
-    // and sends its processes SIGTERM on entering `exit`. Inline require keeps this one block.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    (require('./rexec') as typeof import('./rexec')).registerRexec(this.services, {
-      rank: this.rank,
-      localUri: () => this.attrs.get('local-uri') ?? '',
-      log: { info: (s) => this.log.info(s), err: (s) => this.log.err(s) },
-    }, this.sm);
-    // ---- END rexec ----
-    this.sm.onState((st) => {
-      if (st === 'run') this.onRun();
-    });
-    if (this.rank === 0) {
-      let onlineLogged = 0;
-      this.groups.onChange((name, members) => {
-        if (name !== 'broker.online') return;
-        const hosts = [...members].map(() => os.hostname()).join(',');
-        // Logged while the instance gathers (as flux-core does), not while it winds down.
-        if (members.size > onlineLogged) this.log.info(`online: ${hosts} (ranks ${encodeIdset(members)})`);
-        onlineLogged = members.size;
-        if (members.size >= this.quorum()) this.sm.quorumFull();
-      });
-    }
-  }
-
-  private quorum(): number {
-    const q = Number(this.attrs.get('broker.quorum'));
-    return Number.isInteger(q) && q > 0 && q <= this.size ? q : this.size;
-  }
-
-  private runRc(which: 'rc1' | 'rc3'): Promise<number | undefined> {
-    return runRc(which, {
-      rank: this.rank,
-      attr: (n) => this.attrs.get(n),
-      call: async (topic, payload) => getJson<Record<string, unknown>>(await this.rpc(topic, payload, this.rank)),
-      env: () => this.programEnv(),
-      info: (s) => this.log.info(s),
-      err: (s) => this.log.err(s),
-    });
+    this.sm = this.run.sm;
   }
 
   /** Bind, listen, connect, then start the state machine. */
@@ -311,7 +240,7 @@ export class Broker {
   /** Follower: say hello to the parent, then follow its state (state-machine.ts). */
   private watchParent(): void {
     const parent = this.topo.parent(this.rank)!;
-    this.rpc('overlay.hello', { rank: this.rank, uuid: this.uuid, version: FLUX_VERSION, status: this.monitor.health.status, hostname: os.hostname() }, parent)
+    this.rpc('overlay.hello', { rank: this.rank, uuid: this.uuid, version: FLUX_VERSION, status: this.monitor.health.status, hostname: this.attrs.get('hostname') ?? os.hostname() }, parent)
       .then((m) => {
         this.parentUuid = getJson<{ uuid: string }>(m).uuid;
         this.monitor.start();
@@ -339,14 +268,6 @@ export class Broker {
     this.monitor.childJoined(p.rank, p.uuid, p.status);
     this.log.debug(`accepting connection from ${typeof (p as { hostname?: unknown }).hostname === 'string' ? (p as { hostname: string }).hostname : '?'} (rank ${p.rank}) status ${typeof p.status === 'string' ? p.status : '?'}`);
     r.respond({ uuid: this.uuid });
-  }
-
-  private topology(r: Responder): void {
-    const { rank } = r.json<{ rank?: unknown }>();
-    if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 0 || rank >= this.size) {
-      throw new FluxError(errno.EINVAL, 'invalid rank');
-    }
-    r.respond({ ...subtree(this.topo, rank) });
   }
 
   private ping(r: Responder): void {

@@ -137,7 +137,9 @@ export class OverlayMonitor {
     services.register('overlay.goodbye', (r) => this.goodbyeReceived(r));
     services.register('overlay.lost', (r) => {
       if (r.msg.routes[0] === undefined || !this.host.isParent(r.msg.routes[0])) return;
-      this.host.logErr('parent declared this broker lost');
+      // flux-core's words for its CONTROL_DISCONNECT (logged at LOG_CRIT there).
+      const parent = this.host.parent ?? 0;
+      this.host.logErr(`${this.hostOf(parent)} (rank ${parent}) sent disconnect control message`);
       this.parentGone = true;
       this.host.lostParent();
     });

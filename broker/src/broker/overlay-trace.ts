@@ -6,7 +6,7 @@
  * errstr}` where `rank` is the overlay peer (-1 when not known yet).
  */
 import { errno, FluxError } from '../common/libflux/errno';
-import { FLAG_STREAMING, MSGTYPE_RESPONSE, getString, type Message } from '../common/libflux/message';
+import { FLAG_STREAMING, MSGTYPE_CONTROL, MSGTYPE_RESPONSE, getJson, getString, type Message } from '../common/libflux/message';
 import type { Responder } from './service';
 
 /** fnmatch(3) without flags: `*`, `?`, `[...]` (with `!`/`^` negation and ranges), `\` escapes. */
@@ -34,6 +34,34 @@ export function globMatch(glob: string, s: string): boolean {
 
 function escapeRe(c: string): string {
   return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** flux-core's numbering of subtree states in its status control messages. */
+const STATUS_NUMBER: Record<string, number> = { full: 1, partial: 2, degraded: 3, lost: 4, offline: 5 };
+
+/**
+ * Our link upkeep travels as no-response requests where flux-core sends control
+ * messages; trace them as flux-core shows those (`c status 1`, `c heartbeat 0`,
+ * `c disconnect 0`) so `-t control` finds them.
+ */
+export function controlView(m: Message): string | undefined {
+  switch (m.topic) {
+    case 'overlay.status': {
+      let status: number;
+      try {
+        status = STATUS_NUMBER[String(getJson<{ status?: unknown }>(m).status)] ?? 0;
+      } catch {
+        status = 0; // unreadable: flux-core's "unknown" status
+      }
+      return `status ${status}`;
+    }
+    case 'overlay.keepalive':
+      return 'heartbeat 0';
+    case 'overlay.lost':
+      return 'disconnect 0';
+    default:
+      return undefined;
+  }
 }
 
 interface Tracer {
@@ -84,15 +112,17 @@ export class OverlayTrace {
   /** A message crossed the overlay: `peer` is the child's uuid, or undefined for the parent. */
   record(prefix: TracePrefix, peer: string | undefined, m: Message): void {
     if (this.tracers.length === 0) return;
-    const topic = m.topic ?? '';
     // The tracers' own responses would otherwise trace themselves without end.
-    if (topic === 'overlay.trace') return;
+    if (m.topic === 'overlay.trace') return;
+    const control = controlView(m);
+    const type = control !== undefined ? MSGTYPE_CONTROL : m.type;
+    const topic = control ?? m.topic ?? '';
     const rank = peer === undefined ? this.parentRank ?? -1 : this.rankOf(peer) ?? -1;
-    const errnum = m.type === MSGTYPE_RESPONSE ? m.aux1 : 0;
-    const size = errnum > 0 ? 0 : m.payload?.length ?? 0;
+    const errnum = type === MSGTYPE_RESPONSE ? m.aux1 : 0;
+    const size = errnum > 0 || control !== undefined ? 0 : m.payload?.length ?? 0;
     const now = Date.now() / 1000;
     for (const t of this.tracers) {
-      if (!(t.typemask & m.type)) continue;
+      if (!(t.typemask & type)) continue;
       if (t.nodeid !== -1 && t.nodeid !== rank) continue;
       if (!globMatch(t.glob, topic)) continue;
       let payload: unknown;
@@ -105,7 +135,7 @@ export class OverlayTrace {
         }
       }
       const errstr = t.full && errnum > 0 ? getString(m) ?? '' : '';
-      const resp: Record<string, unknown> = { timestamp: now, prefix, rank, type: m.type, topic, payload_size: size, errnum, errstr };
+      const resp: Record<string, unknown> = { timestamp: now, prefix, rank, type, topic, payload_size: size, errnum, errstr };
       if (payload !== undefined) resp.payload = payload;
       t.r.respond(resp);
     }

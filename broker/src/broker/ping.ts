@@ -6,7 +6,9 @@
  */
 import { errno, FluxError } from '../common/libflux/errno';
 import { rusage } from '../common/libflux/msg-counters';
-import type { Responder } from './service';
+import type { MsgCounters } from '../common/libflux/msg-counters';
+import type { Responder, ServiceTable } from './service';
+import { subtree, type Topology } from './topology';
 
 export function respondPing(r: Responder, ownUuid: string, rank: number): void {
   const hops = [...r.msg.routes].reverse().map((h) => h.slice(0, 8));
@@ -25,4 +27,22 @@ export function respondRusage(r: Responder): void {
     throw new FluxError(errno.EINVAL, `rusage of '${String(who)}' is not available`);
   }
   r.respond(rusage());
+}
+
+/** The broker's own methods: `broker.ping`, `broker.stats-get/-clear`, `broker.rusage`, `overlay.topology`. */
+export function registerBrokerMethods(services: ServiceTable, b: { uuid: string; rank: number; size: number; topo: Topology; counters: MsgCounters }): void {
+  services.register('broker.ping', (r) => respondPing(r, b.uuid, b.rank));
+  services.register('broker.stats-get', (r) => r.respond({ ...b.counters.toJSON() }));
+  services.register('broker.stats-clear', (r) => {
+    b.counters.clear();
+    r.respond({});
+  });
+  services.register('broker.rusage', (r) => respondRusage(r));
+  services.register('overlay.topology', (r) => {
+    const { rank } = r.json<{ rank?: unknown }>();
+    if (typeof rank !== 'number' || !Number.isInteger(rank) || rank < 0 || rank >= b.size) {
+      throw new FluxError(errno.EINVAL, 'invalid rank');
+    }
+    r.respond({ ...subtree(b.topo, rank) });
+  });
 }

@@ -196,19 +196,8 @@ export class RexecService {
     delete env.NOTIFY_SOCKET;
     delete env.INVOCATION_ID;
 
-    const e: Entry = {
-      proc: undefined as unknown as Proc,
-      cmd,
-      bg,
-      attached: false,
-      waitable: bg && (flags & REXEC_WAITABLE) !== 0,
-      flags,
-      r,
-      waiter: undefined,
-      retained: [],
-      retainedBytes: 0,
-    };
-    e.proc = new Proc({
+    // The callbacks run later, once `e` exists.
+    const proc = new Proc({
       argv: cmd.cmdline,
       env,
       cwd: cmd.cwd,
@@ -228,6 +217,18 @@ export class RexecService {
         if (e.flags & REXEC_WRITE_CREDIT && !e.bg) e.r?.respond({ type: 'add-credit', channels: { stdin: bytes } });
       },
     }, this.reaper);
+    const e: Entry = {
+      proc,
+      cmd,
+      bg,
+      attached: false,
+      waitable: bg && (flags & REXEC_WAITABLE) !== 0,
+      flags,
+      r,
+      waiter: undefined,
+      retained: [],
+      retainedBytes: 0,
+    };
     this.procs.add(e);
     e.proc.start();
   }
@@ -291,6 +292,8 @@ export class RexecService {
     }
     if (this.listening(e)) {
       e.r?.respondError(errno.ENODATA);
+      // An attached client got `finished`: the status is consumed, no zombie is kept (RFC 42).
+      if (e.attached && e.r) e.waitable = false;
       e.r = undefined;
       e.attached = false;
     }

@@ -39,6 +39,7 @@ const COMMANDS: Record<string, Entry> = {
   logger: { run: logger, summary: 'create a Flux log entry', section: 'other useful commands' },
   overlay: { run: overlay, summary: 'Show flux overlay network status', section: 'get resource, queue and other instance information' },
   ping: { run: ping, summary: 'measure round-trip latency to a service', section: 'get resource, queue and other instance information' },
+  exec: { run: async (argv) => (await import('./exec.js')).exec(argv), summary: 'Execute processes across flux ranks', section: 'other useful commands' },
 };
 
 function help(): string {

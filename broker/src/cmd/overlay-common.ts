@@ -1,4 +1,5 @@
 /** Pieces shared by the `flux overlay` subcommands. */
+import { decodeHostlist } from '../common/libhostlist/hostlist';
 import { errno, FluxError } from '../common/libflux/errno';
 import { FLAG_STREAMING, getJson } from '../common/libflux/message';
 import type { Flux, Rpc } from '../common/libflux/handle';
@@ -93,7 +94,7 @@ export async function health(h: Flux, rank: number, secs: number, wait?: string)
 /** Hostnames by rank (the `hostlist` attribute); [] if it cannot be read. */
 export async function hostnames(h: Flux): Promise<string[]> {
   try {
-    return (await h.getattr('hostlist')).split(',');
+    return decodeHostlist(await h.getattr('hostlist'));
   } catch {
     return [];
   }

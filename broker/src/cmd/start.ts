@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Optparse, has, last } from '../common/liboptparse/optparse';
 import { parseFsd } from '../common/libutil/fsd';
+import { decodeHostlist } from '../common/libhostlist/hostlist';
 import { loadConfPath, mergeConf, parseConfArg, type ConfObject } from '../common/libutil/conf';
 import { parseTopology } from '../broker/topology';
 import { PmiServer } from '../broker/overlay-boot';
@@ -31,6 +32,7 @@ const OPTIONS = new Optparse(PROG, [
   { name: 'broker-opts', key: 'o', hasArg: 1, arginfo: 'OPTS', usage: 'Add comma-separated broker options, e.g. "-o,-v"' },
   { name: 'wrap', hasArg: 1, arginfo: 'ARGS,...', usage: 'Wrap broker execution in comma-separated arguments' },
   { name: 'test-size', key: 's', hasArg: 1, arginfo: 'N', usage: 'Start a test instance by launching N brokers locally', group: 'Options useful for testing:' },
+  { name: 'test-hosts', hasArg: 1, arginfo: 'HOSTLIST', usage: 'Set fake hostnames for brokers', group: 'Options useful for testing:' },
   { name: 'test-exit-timeout', hasArg: 1, arginfo: 'FSD', usage: 'After a broker exits, kill other brokers after timeout', group: 'Options useful for testing:' },
   { name: 'test-exit-mode', hasArg: 1, arginfo: 'any|leader', usage: 'Trigger exit timer on leader/any broker exit (default=any)', group: 'Options useful for testing:' },
   { name: 'test-start-mode', hasArg: 1, arginfo: 'all|leader', usage: 'Start all brokers immediately or just leader (default=all)', group: 'Options useful for testing:' },
@@ -121,10 +123,20 @@ export async function start(argv: string[]): Promise<void> {
       await fs.writeFile(configPath, JSON.stringify(conf));
     }
   }
+  const testHosts = last(o, 'test-hosts');
+  if (testHosts !== undefined) {
+    let n: number;
+    try {
+      n = decodeHostlist(testHosts).length;
+    } catch {
+      die(PROG, `--test-hosts: invalid hostlist: ${testHosts}`);
+    }
+    if (n < size) die(PROG, `--test-hosts: hostlist has ${n} hosts, fewer than --test-size=${size}`);
+  }
   const startMode = last(o, 'test-start-mode') ?? 'all';
   if (startMode !== 'all' && startMode !== 'leader') die(PROG, `--test-start-mode must be all|leader`);
   const wrap = (o.values.get('wrap') ?? []).flatMap((w) => w.split(',')).filter((w) => w !== '');
-  const spec: InstanceSpec = { size, topo, attrs, rundir, command: o.args, exitTimeout, exitMode, verbose, wrap, leaderOnly: startMode === 'leader', configPath, rundirCleanup: cleanup };
+  const spec: InstanceSpec = { size, topo, attrs, rundir, command: o.args, exitTimeout, exitMode, verbose, wrap, leaderOnly: startMode === 'leader', configPath, rundirCleanup: cleanup, testHosts };
   if (has(o, 'noexec')) {
     // -X: show what would run (with -v) and stop there.
     if (verbose) for (let rank = 0; rank < size; rank++) process.stderr.write(`${PROG}: ${brokerCommand(spec, rank).join(' ')}\n`);
@@ -164,6 +176,7 @@ function brokerOptions(values: string[]): string[] {
 function brokerCommand(spec: InstanceSpec, rank: number): string[] {
   const args = [`--rank=${rank}`, `--size=${spec.size}`, `--rundir=${spec.rundir}`, `--topo=${spec.topo}`];
   if (spec.configPath !== undefined) args.push(`--config-path=${spec.configPath}`);
+  if (spec.testHosts !== undefined) args.push(`--test-hosts=${spec.testHosts}`);
   if (rank === 0 && spec.rundirCleanup) args.push('--rundir-cleanup');
   for (const [k, v] of Object.entries(spec.attrs)) args.push('-S', `${k}=${v}`);
   if (rank === 0 && spec.command.length > 0) args.push('--', ...spec.command);
@@ -172,6 +185,7 @@ function brokerCommand(spec: InstanceSpec, rank: number): string[] {
 
 interface InstanceSpec {
   wrap: string[];
+  testHosts?: string;
   /** This launcher removes the rundir at the end (rank 0 does it if the launcher is killed). */
   rundirCleanup: boolean;
   configPath?: string;

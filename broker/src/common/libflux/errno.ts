@@ -22,6 +22,7 @@ export const errno = {
   ENOSPC: 28,
   ERANGE: 34,
   ENOSYS: 38,
+  ELOOP: 40,
   ENODATA: 61,
   ETIME: 62,
   EPROTO: 71,
@@ -36,6 +37,7 @@ export const errno = {
   EHOSTUNREACH: 113,
   EALREADY: 114,
   ECANCELED: 125,
+  ENOTRECOVERABLE: 131,
 } as const;
 
 export type ErrnoName = keyof typeof errno;
@@ -58,6 +60,8 @@ const messages: Record<number, string> = {
   22: 'Invalid argument',
   27: 'File too large',
   28: 'No space left on device',
+  40: 'Too many levels of symbolic links',
+  131: 'State not recoverable',
   34: 'Numerical result out of range',
   38: 'Function not implemented',
   61: 'No data available',

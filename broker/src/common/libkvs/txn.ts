@@ -110,7 +110,7 @@ export function decodeOp(op: unknown): { key: string; flags: number; dirent: unk
   if (typeof op !== 'object' || op === null || Array.isArray(op)) throw kvsError(errno.EPROTO);
   const o = op as Record<string, unknown>;
   const keys = Object.keys(o);
-  if (keys.length !== 3 || typeof o.key !== 'string' || !Number.isInteger(o.flags) || !('dirent' in o)) {
+  if (keys.length !== 3 || typeof o.key !== 'string' || !Number.isInteger(o.flags) || !Object.prototype.hasOwnProperty.call(o, 'dirent')) {
     throw kvsError(errno.EPROTO);
   }
   return { key: o.key, flags: o.flags as number, dirent: o.dirent };

@@ -52,13 +52,8 @@ export function lz4CompressBlock(src: Uint8Array): Buffer {
   const emit = (litEnd: number, offset: number, matchLen: number): void => {
     const litLen = litEnd - anchor;
     const tokenPos = op++;
-    let token = 0;
-    if (litLen >= 15) {
-      token = 15 << 4;
-      op = writeLength(out, op, litLen - 15);
-    } else {
-      token = litLen << 4;
-    }
+    let token = Math.min(litLen, 15) << 4;
+    if (litLen >= 15) op = writeLength(out, op, litLen - 15);
     out.set(src.subarray(anchor, litEnd), op);
     op += litLen;
     if (matchLen > 0) {
