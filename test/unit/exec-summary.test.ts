@@ -13,7 +13,7 @@ import {
   filterRanks,
   launchFailureCode,
   strsignal,
-} from '../../broker/src/cmd/exec';
+} from '../../broker/src/cmd/exec-summary';
 import { LineBuffer, ioDecode, ioEncode, waitStatus } from '../../broker/src/broker/rexec-proc';
 import { parseCmd } from '../../broker/src/broker/rexec';
 import { FluxError } from '../../broker/src/common/libflux/errno';

@@ -37,22 +37,15 @@ import {
   type IoObject,
 } from './rexec-proc';
 import type { Responder, ServiceTable } from './service';
+import { parseCmd, type CmdObject } from './rexec-cmd';
+
+export { parseCmd, type CmdObject };
 
 /** How much of a waitable background process's latest output `rexec.wait` returns (flux-core's cap). */
 const RETAINED_OUTPUT_MAX = 8192;
 
 /** Linux EBUSY (errno.ts has no entry; these errors always carry their own text). */
 const EBUSY = 16;
-
-/** The command object of RFC 42, as a client sends it. */
-export interface CmdObject {
-  cwd?: string;
-  label?: string;
-  cmdline: string[];
-  env: Record<string, string>;
-  opts: Record<string, string>;
-  channels: string[];
-}
 
 export interface RexecHost {
   rank: number;
@@ -87,30 +80,6 @@ interface Entry {
 function senderOf(r: Responder): string {
   const routes = r.msg.routes;
   return routes[routes.length - 1] ?? '';
-}
-
-function isStringArray(v: unknown): v is string[] {
-  return Array.isArray(v) && v.every((s) => typeof s === 'string');
-}
-
-function isStringMap(v: unknown): v is Record<string, string> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((s) => typeof s === 'string');
-}
-
-/** Validate a command object (flux-core's cmd_fromjson()). */
-export function parseCmd(o: unknown): CmdObject {
-  const bad = (): never => {
-    throw new FluxError(errno.EPROTO, 'error parsing command string');
-  };
-  if (typeof o !== 'object' || o === null) return bad();
-  const c = o as Record<string, unknown>;
-  if (!isStringArray(c.cmdline) || !isStringMap(c.env) || !isStringMap(c.opts) || !isStringArray(c.channels)) return bad();
-  if (c.cwd !== undefined && typeof c.cwd !== 'string') return bad();
-  if (c.label !== undefined && (typeof c.label !== 'string' || c.label === '')) return bad();
-  const cmd: CmdObject = { cmdline: c.cmdline, env: c.env, opts: c.opts, channels: c.channels };
-  if (typeof c.cwd === 'string') cmd.cwd = c.cwd;
-  if (typeof c.label === 'string') cmd.label = c.label;
-  return cmd;
 }
 
 export class RexecService {

@@ -8,13 +8,13 @@
  * 126/127/68/1 for launch failures).
  */
 import * as os from 'node:os';
-import { isUtf8 } from 'node:buffer';
 import { errno, FluxError, strerror } from '../common/libflux/errno';
 import type { Flux, Rpc } from '../common/libflux/handle';
 import { FLAG_NORESPONSE, FLAG_STREAMING, getJson } from '../common/libflux/message';
-import { decodeIdset, encodeIdset } from '../common/libidset/idset';
 import { Optparse, has, last } from '../common/liboptparse/optparse';
 import { Exit, die, errText, errln, open, parseOrExit, usageExit } from './cli';
+import { ExitSummary, encodeIdsetBrackets, filterRanks, parseJobid } from './exec-summary';
+import { attach, ioData, ioEncode, type IoObject } from './exec-attach';
 
 const PROG = 'flux-exec';
 
@@ -56,200 +56,6 @@ const OPTIONS = new ExecOptparse(PROG, [
   { name: 'jobid', key: 'j', hasArg: 1, arginfo: 'JOBID', usage: 'Set target ranks to nodes assigned to JOBID and service name to job shell exec service' },
 ], '[OPTIONS]...');
 
-// --- pure parts (unit tested) ------------------------------------------------
-
-/** An idset as flux-core's idset_encode(RANGE|BRACKETS) writes it: brackets only around more than one id. */
-export function encodeIdsetBrackets(ids: Iterable<number>): string {
-  const set = [...new Set(ids)];
-  const s = encodeIdset(set);
-  return set.length > 1 ? `[${s}]` : s;
-}
-
-/** glibc's strsignal() texts. */
-const SIGNAL_TEXT: Record<number, string> = {
-  1: 'Hangup', 2: 'Interrupt', 3: 'Quit', 4: 'Illegal instruction', 5: 'Trace/breakpoint trap',
-  6: 'Aborted', 7: 'Bus error', 8: 'Floating point exception', 9: 'Killed', 10: 'User defined signal 1',
-  11: 'Segmentation fault', 12: 'User defined signal 2', 13: 'Broken pipe', 14: 'Alarm clock',
-  15: 'Terminated', 16: 'Stack fault', 17: 'Child exited', 18: 'Continued', 19: 'Stopped (signal)',
-  20: 'Stopped', 21: 'Stopped (tty input)', 22: 'Stopped (tty output)', 23: 'Urgent I/O condition',
-  24: 'CPU time limit exceeded', 25: 'File size limit exceeded', 26: 'Virtual timer expired',
-  27: 'Profiling timer expired', 28: 'Window changed', 29: 'I/O possible', 30: 'Power failure',
-  31: 'Bad system call',
-};
-
-export function strsignal(signum: number): string {
-  if (SIGNAL_TEXT[signum]) return SIGNAL_TEXT[signum];
-  if (signum >= 32 && signum <= 64) return `Real-time signal ${signum - 32}`;
-  return `Unknown signal ${signum}`;
-}
-
-/**
- * What a wait status means for flux exec: the exit code it counts (128+signal
- * for a signal) and the summary key for a failure (`Exit N` or the signal's
- * name), undefined for success.
- */
-export function exitOf(status: number): { code: number; key: string | undefined } {
-  const sig = status & 0x7f;
-  if (sig === 0) {
-    const code = (status >> 8) & 0xff;
-    return { code, key: code > 0 ? `Exit ${code}` : undefined };
-  }
-  if (sig === 0x7f) return { code: 0, key: undefined }; // stopped: not an ending
-  return { code: 128 + sig, key: strsignal(sig) };
-}
-
-/** Exit code for a process that could not be launched (bash's convention, as flux-core uses it). */
-export function launchFailureCode(errnum: number): number {
-  if (errnum === errno.EPERM || errnum === errno.EACCES) return 126;
-  if (errnum === errno.ENOENT) return 127;
-  if (errnum === errno.EHOSTUNREACH) return 68; // EX_NOHOST
-  return 1;
-}
-
-/**
- * flux-core's filter_ranks(): `include` ("all" or an idset of indices into
- * `ranks`) and `exclude` (ranks, or indices when `relative`). Throws the
- * message flux-exec exits with.
- */
-export function filterRanks(ranks: number[], include: string, exclude: string | undefined, relative: boolean): number[] {
-  let inc: number[] | undefined;
-  if (include !== 'all') {
-    try {
-      inc = decodeIdset(include);
-    } catch {
-      throw new FluxError(errno.EINVAL, `failed to decode idset '${include}': ${strerror(errno.EINVAL)}`);
-    }
-    if (inc.length > 0 && inc[inc.length - 1] >= ranks.length) {
-      throw new FluxError(errno.EINVAL, `One or more invalid --ranks specified: ${include}`);
-    }
-  }
-  let exc = new Set<number>();
-  if (exclude !== undefined) {
-    try {
-      exc = new Set(decodeIdset(exclude));
-    } catch {
-      throw new FluxError(errno.EINVAL, `error decoding --exclude idset: ${strerror(errno.EINVAL)}`);
-    }
-  }
-  const incSet = inc ? new Set(inc) : undefined;
-  return ranks.filter((r, n) => !exc.has(relative ? n : r) && (!incSet || incSet.has(n)));
-}
-
-const MASK64 = (1n << 64n) - 1n;
-/** The first zhashx table sizes (czmq's primes table) that a handful of keys can reach. */
-const PRIMES = [3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 43, 47, 53, 59, 61, 103, 107, 109, 113, 127, 229, 233, 239, 241, 251, 487, 491, 499, 503, 509, 997, 1009, 1013, 1019, 1021];
-
-/**
- * flux-exec keeps its failure sets in a czmq zhashx and prints them in that
- * table's iteration order, which is neither insertion nor sorted order. This
- * models the table (Bernstein hash, prime sizes, growth on load and on long
- * chains, new items at the head of their bucket) so the summary lines come out
- * in the order flux-core prints them.
- */
-export class ZhashxOrder<V> {
-  private primeIndex = 0;
-  private chainLimit = 1;
-  private size = 0;
-  private buckets: { key: string; value: V }[][] = Array.from({ length: PRIMES[0] }, () => []);
-  private cached = 0;
-
-  private static hash(key: string): bigint {
-    let h = 0n;
-    for (const b of Buffer.from(key, 'utf8')) {
-      const c = BigInt.asUintN(64, BigInt(b >= 128 ? b - 256 : b));
-      h = ((33n * h) & MASK64) ^ c;
-    }
-    return h;
-  }
-
-  private limit(): number {
-    return PRIMES[this.primeIndex];
-  }
-
-  private rehash(newIndex: number): void {
-    const limit = PRIMES[newIndex];
-    const nb: { key: string; value: V }[][] = Array.from({ length: limit }, () => []);
-    for (const bucket of this.buckets) {
-      for (const item of bucket) nb[Number(ZhashxOrder.hash(item.key) % BigInt(limit))].unshift(item);
-    }
-    this.buckets = nb;
-    this.primeIndex = newIndex;
-  }
-
-  /** s_item_lookup(): also grows the table when the chain walked was too long. */
-  private find(key: string): { key: string; value: V } | undefined {
-    this.cached = Number(ZhashxOrder.hash(key) % BigInt(this.limit()));
-    const bucket = this.buckets[this.cached];
-    let len = 0;
-    let found: { key: string; value: V } | undefined;
-    for (const item of bucket) {
-      if (item.key === key) {
-        found = item;
-        break;
-      }
-      len++;
-    }
-    if (len > this.chainLimit) {
-      this.rehash(this.primeIndex + 5);
-      this.cached = Number(ZhashxOrder.hash(key) % BigInt(this.limit()));
-    }
-    return found;
-  }
-
-  /** zhashx_lookup(). */
-  get(key: string): V | undefined {
-    return this.find(key)?.value;
-  }
-
-  /** zhashx_insert() followed by zhashx_freefn(), as flux-exec does. */
-  insert(key: string, value: V): void {
-    if (this.size >= Math.floor((this.limit() * 75) / 100)) {
-      this.rehash(this.primeIndex + 5);
-      this.chainLimit += 1;
-    }
-    if (this.find(key)) return;
-    this.buckets[this.cached].unshift({ key, value });
-    this.size++;
-    this.find(key); // zhashx_freefn's lookup
-  }
-
-  /** zhashx_first()/zhashx_next() order. */
-  entries(): [string, V][] {
-    const out: [string, V][] = [];
-    for (const bucket of this.buckets) for (const item of bucket) out.push([item.key, item.value]);
-    return out;
-  }
-}
-
-/** The stderr summary of failed ranks, one line per exit code or signal. */
-export class ExitSummary {
-  private readonly sets = new ZhashxOrder<Set<number>>();
-  code = 0;
-
-  /** A process completed with this wait status. */
-  completed(rank: number, status: number): void {
-    const { code, key } = exitOf(status);
-    if (code > this.code) this.code = code;
-    if (key === undefined) return;
-    let set = this.sets.get(key);
-    if (!set) {
-      set = new Set();
-      this.sets.insert(key, set);
-    }
-    set.add(rank);
-  }
-
-  /** A process could not be launched (or its rank was lost). */
-  failed(errnum: number): void {
-    const code = launchFailureCode(errnum);
-    if (code > this.code) this.code = code;
-  }
-
-  lines(): string[] {
-    return this.sets.entries().map(([key, set]) => `${encodeIdsetBrackets(set)}: ${key}`);
-  }
-}
-
 // --- the command ---------------------------------------------------------------
 
 interface CmdObject {
@@ -259,28 +65,6 @@ interface CmdObject {
   env: Record<string, string>;
   opts: Record<string, string>;
   channels: string[];
-}
-
-interface IoObject {
-  stream: string;
-  rank: string;
-  encoding?: string;
-  data?: string;
-  eof?: boolean;
-}
-
-function ioEncode(stream: string, data: Buffer | undefined, eof: boolean): IoObject {
-  let io: IoObject = { stream, rank: '0' };
-  if (data && data.length > 0) {
-    io = isUtf8(data) ? { stream, rank: '0', data: data.toString('utf8') } : { stream, rank: '0', encoding: 'base64', data: data.toString('base64') };
-  }
-  if (eof) io.eof = true;
-  return io;
-}
-
-function ioData(io: IoObject): Buffer {
-  if (typeof io.data !== 'string') return Buffer.alloc(0);
-  return io.encoding === 'base64' ? Buffer.from(io.data, 'base64') : Buffer.from(io.data, 'utf8');
 }
 
 type TargetState = 'init' | 'running' | 'exited' | 'failed';
@@ -296,21 +80,6 @@ interface Target {
   status: number;
   /** Per stream: the next byte starts a line (for -l). */
   lineStart: Record<string, boolean>;
-}
-
-/** flux-core's jobid forms: decimal, hex, dotted hex, F58 (ƒ or f prefix). */
-function parseJobid(s: string): number | undefined {
-  const F58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-  let v: bigint | undefined;
-  if (/^\d+$/.test(s)) v = BigInt(s);
-  else if (/^0x[0-9a-fA-F]+$/.test(s)) v = BigInt(s);
-  else if (/^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/.test(s)) v = BigInt(`0x${s.replace(/\./g, '')}`);
-  else if (/^(ƒ|f)[1-9A-HJ-NP-Za-km-z]+$/.test(s)) {
-    v = 0n;
-    for (const c of s.replace(/^(ƒ|f)/, '')) v = v * 58n + BigInt(F58.indexOf(c));
-  }
-  if (v === undefined || v > MASK64) return undefined;
-  return Number(v);
 }
 
 /** `--jobid`: the job's ranks and its shell's rexec service, or flux-core's error. */
@@ -652,61 +421,5 @@ export async function exec(argv: string[]): Promise<void> {
 
   if (verbose) errln(`${since()}ms: ${exited} tasks complete with code ${summary.code}`);
   if (!has(o, 'quiet')) for (const line of summary.lines()) errln(line);
-  if (summary.code !== 0) throw new Exit(summary.code);
-}
-
-/** `--attach PID|LABEL`: follow background processes started with --bg. */
-async function attach(h: Flux, service: string, ranks: number[], what: string, opt: { labelIo: boolean; quiet: boolean; verbose: boolean }): Promise<void> {
-  const pid = /^\d+$/.test(what) ? Number(what) : 0;
-  const payload: Record<string, unknown> = { pid, flags: REXEC_STDOUT | REXEC_STDERR };
-  if (!/^\d+$/.test(what)) payload.label = what;
-  const summary = new ExitSummary();
-  const running = new Map<number, number>();
-  const onSignal = (signame: 'SIGINT' | 'SIGTERM'): void => {
-    const signum = os.constants.signals[signame];
-    for (const [rank, p] of running) h.rpc(`${service}.kill`, { pid: p, signum }, { nodeid: rank }).response().catch(() => {});
-  };
-  const onInt = (): void => onSignal('SIGINT');
-  const onTerm = (): void => onSignal('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  await Promise.all(ranks.map(async (rank) => {
-    const lineStart: Record<string, boolean> = { stdout: true, stderr: true };
-    let status: number | undefined;
-    try {
-      for await (const m of h.rpc(`${service}.attach`, payload, { nodeid: rank, flags: FLAG_STREAMING })) {
-        const r = getJson<{ type?: unknown; pid?: unknown; status?: unknown; io?: IoObject }>(m);
-        if (r.type === 'attached' && typeof r.pid === 'number') running.set(rank, r.pid);
-        else if (r.type === 'finished' && typeof r.status === 'number') {
-          status = r.status;
-          running.delete(rank);
-        } else if (r.type === 'output' && r.io) {
-          const data = ioData(r.io);
-          if (data.length === 0) continue;
-          const dest = r.io.stream === 'stderr' ? process.stderr : process.stdout;
-          if (!opt.labelIo) dest.write(data);
-          else {
-            const text = data.toString('latin1');
-            let outText = '';
-            for (const ch of text.split(/(?<=\n)/)) {
-              if (lineStart[r.io.stream]) outText += `${rank}: `;
-              outText += ch;
-              lineStart[r.io.stream] = ch.endsWith('\n');
-            }
-            dest.write(Buffer.from(outText, 'latin1'));
-          }
-        }
-      }
-      if (status !== undefined) summary.completed(rank, status);
-    } catch (e) {
-      running.delete(rank);
-      errln(`${PROG}: Error: rank ${rank}: ${what}: ${e instanceof Error ? e.message : String(e)}`);
-      summary.failed(e instanceof FluxError ? e.errnum : errno.EPROTO);
-    }
-  }));
-  process.off('SIGINT', onInt);
-  process.off('SIGTERM', onTerm);
-  h.close();
-  if (!opt.quiet) for (const line of summary.lines()) errln(line);
   if (summary.code !== 0) throw new Exit(summary.code);
 }
