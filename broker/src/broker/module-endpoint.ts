@@ -5,7 +5,8 @@
  * in usock framing, one per postMessage, and report how the module ended.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { run as runModuleFile } from '../module/load-main';
 import { MSGTYPE_REQUEST, FLAG_NORESPONSE, newMessage, setJson } from '../common/libflux/message';
 import { encodeUsock } from '../common/libflux/usock';
 import type { ModuleInit } from '../module/runtime';
@@ -47,6 +48,48 @@ export function threadEndpoint(loader: string, init: ModuleInit): Endpoint {
     }),
     onExit: (cb) => w.on('exit', (code) => cb({ code, description: `exited with status ${code}` })),
     onError: (cb) => w.on('error', cb),
+  };
+}
+
+/**
+ * A module run in the broker's own thread, over a MessageChannel: for the small
+ * modules this build ships and trusts (heartbeat), where a thread of its own
+ * would cost about 10 MB per broker for a timer. Same messages, same lifecycle;
+ * what it cannot do is be stopped while its code runs, so only our own modules
+ * with no long-running work go here.
+ */
+export function inlineEndpoint(init: ModuleInit): Endpoint {
+  const { port1, port2 } = new MessageChannel();
+  let exitCb: ((e: EndpointExit) => void) | undefined;
+  let exited = false;
+  const finish = (code: number): void => {
+    if (exited) return;
+    exited = true;
+    port1.close();
+    port2.close();
+    exitCb?.({ code, description: `exited with status ${code}` });
+  };
+  // Start on the next turn so the host has its handlers in place, as with a thread. When the
+  // module ends, closing its port lets every message it sent arrive first (then 'close').
+  let exitCode = 0;
+  port1.once('close', () => finish(exitCode));
+  setImmediate(() => runModuleFile(port2, init, (code) => {
+    exitCode = code;
+    port2.close();
+  }));
+  return {
+    exec: false,
+    pid: process.pid,
+    post: (buf) => {
+      if (!exited) port1.postMessage(buf);
+    },
+    kill: () => finish(1),
+    onMessage: (cb) => port1.on('message', (v: unknown) => {
+      const b = asBuffer(v);
+      if (b) cb(b);
+    }),
+    onExit: (cb) => (exitCb = cb),
+    onError: () => {},
   };
 }
 

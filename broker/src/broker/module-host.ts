@@ -37,7 +37,13 @@ import {
 import { UsockDecoder, encodeUsock } from '../common/libflux/usock';
 import { applyDebugOp } from '../module/debug-flags';
 import { MODULE_EXITED, MODULE_FINALIZING, MODULE_INIT, MODULE_RUNNING, type ModuleInit } from '../module/runtime';
-import { execEndpoint, threadEndpoint, type Endpoint, type EndpointExit } from './module-endpoint';
+import { execEndpoint, inlineEndpoint, threadEndpoint, type Endpoint, type EndpointExit } from './module-endpoint';
+
+/**
+ * Bundled modules that run in the broker's own thread (module-endpoint.ts,
+ * inlineEndpoint): each saves a worker thread, about 10 MB per broker.
+ */
+const INLINE_MODULES = new Set(['heartbeat']);
 import { ExtraServices, checkServiceAdd } from './module-services';
 import { HostPeer } from './module-peer';
 import type { ServiceTable } from './service';
@@ -193,7 +199,8 @@ export class ModuleHost {
     const uuid = randomUUID();
     const init: ModuleInit = { ...this.init, name: modName, uuid, args, path: modPath };
     const loader = opts.loader ?? this.loaderPath;
-    const ep = opts.exec ? execEndpoint(loader, init) : threadEndpoint(loader, init);
+    const inline = !opts.exec && opts.loader === undefined && INLINE_MODULES.has(modName) && path.dirname(modPath) === this.moduleDir;
+    const ep = opts.exec ? execEndpoint(loader, init) : inline ? inlineEndpoint(init) : threadEndpoint(loader, init);
     let onExit: () => void = () => {};
     const mod: Loaded = {
       name: modName, path: modPath, uuid, ep, decoder: new UsockDecoder(), status: MODULE_INIT, errnum: 0,
