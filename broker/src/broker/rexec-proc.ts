@@ -5,7 +5,6 @@
  * broker started if the broker itself dies without cleaning up (SIGKILL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { isUtf8 } from 'node:buffer';
 import * as os from 'node:os';
 import type { Writable } from 'node:stream';
 import { errno, FluxError, strerror } from '../common/libflux/errno';
@@ -20,42 +19,7 @@ export const REXEC_CHANNEL = 4;
 export const REXEC_WRITE_CREDIT = 8;
 export const REXEC_WAITABLE = 16;
 
-/** RFC 42 / RFC 24 I/O object. Key order follows flux-core's ioencode(). */
-export interface IoObject {
-  stream: string;
-  rank: string;
-  encoding?: string;
-  data?: string;
-  eof?: boolean;
-}
-
-/** Encode output as flux-core does: UTF-8 text when the bytes are valid UTF-8, base64 otherwise. */
-export function ioEncode(stream: string, rank: string, data: Buffer | undefined, eof: boolean): IoObject {
-  let io: IoObject;
-  if (data && data.length > 0) {
-    io = isUtf8(data)
-      ? { stream, rank, data: data.toString('utf8') }
-      : { stream, rank, encoding: 'base64', data: data.toString('base64') };
-  } else {
-    io = { stream, rank };
-  }
-  if (eof) io.eof = true;
-  return io;
-}
-
-/** Decode an I/O object; EPROTO when it is not one (flux-core's iodecode()). */
-export function ioDecode(o: unknown): { stream: string; rank: string; data: Buffer; eof: boolean } {
-  if (typeof o !== 'object' || o === null) throw new FluxError(errno.EPROTO);
-  const io = o as Record<string, unknown>;
-  if (typeof io.stream !== 'string' || typeof io.rank !== 'string') throw new FluxError(errno.EPROTO);
-  if (io.encoding !== undefined && typeof io.encoding !== 'string') throw new FluxError(errno.EPROTO);
-  const hasData = typeof io.data === 'string';
-  const hasEof = typeof io.eof === 'boolean';
-  if (!hasData && !hasEof) throw new FluxError(errno.EPROTO);
-  let data = Buffer.alloc(0);
-  if (hasData) data = io.encoding === 'base64' ? Buffer.from(io.data as string, 'base64') : Buffer.from(io.data as string, 'utf8');
-  return { stream: io.stream, rank: io.rank, data, eof: io.eof === true };
-}
+export { ioDecode, ioEncode, type IoObject } from '../common/libsubprocess/ioencode';
 
 /** A wait(2) status from what Node reports: exit code in bits 8-15, or the signal number. */
 export function waitStatus(code: number | null, signal: NodeJS.Signals | null): number {

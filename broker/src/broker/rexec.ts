@@ -44,8 +44,6 @@ export { parseCmd, type CmdObject };
 /** How much of a waitable background process's latest output `rexec.wait` returns (flux-core's cap). */
 const RETAINED_OUTPUT_MAX = 8192;
 
-/** Linux EBUSY (errno.ts has no entry; these errors always carry their own text). */
-const EBUSY = 16;
 
 export interface RexecHost {
   rank: number;
@@ -362,7 +360,7 @@ export class RexecService {
     const e = this.find(p.pid, p.label);
     if (!e.waitable) throw new FluxError(errno.EINVAL, 'process is not waitable');
     if (e.waiter) throw new FluxError(errno.EINVAL, 'process is already being waited on');
-    if (e.attached) throw new FluxError(EBUSY, 'subprocess has a client attached');
+    if (e.attached) throw new FluxError(errno.EBUSY, 'subprocess has a client attached');
     e.waiter = r;
     this.remove(e);
   }
@@ -380,9 +378,9 @@ export class RexecService {
     } catch (err) {
       throw new FluxError(errno.ENOENT, err instanceof Error ? err.message : undefined);
     }
-    if (!e.bg) throw new FluxError(EBUSY, 'subprocess is not in background mode');
-    if (e.attached) throw new FluxError(EBUSY, 'subprocess already has a client attached');
-    if (e.waiter) throw new FluxError(EBUSY, 'subprocess is being waited on');
+    if (!e.bg) throw new FluxError(errno.EBUSY, 'subprocess is not in background mode');
+    if (e.attached) throw new FluxError(errno.EBUSY, 'subprocess already has a client attached');
+    if (e.waiter) throw new FluxError(errno.EBUSY, 'subprocess is being waited on');
     e.flags = p.flags as number;
     r.respond({ type: 'attached', pid: e.proc.pid, cmd: { ...e.cmd } });
     // Exactly one EOF per forwarded stream on every attach: those already closed get theirs now.

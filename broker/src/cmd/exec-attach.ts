@@ -1,41 +1,18 @@
 /**
  * `flux exec --attach=PID|LABEL`: follow a background process on each target
  * rank (its output, then its exit status), forwarding SIGINT/SIGTERM to it.
- * Also the io objects of RFC 42 output/stdin messages, which `flux exec` shares.
  */
 import * as os from 'node:os';
-import { isUtf8 } from 'node:buffer';
 import { errno, FluxError } from '../common/libflux/errno';
 import type { Flux } from '../common/libflux/handle';
 import { FLAG_STREAMING, getJson } from '../common/libflux/message';
 import { Exit, errln } from './cli';
 import { ExitSummary } from './exec-summary';
+import { ioData, type IoObject } from '../common/libsubprocess/ioencode';
 
 const PROG = 'flux-exec';
 const REXEC_STDOUT = 1;
 const REXEC_STDERR = 2;
-
-export interface IoObject {
-  stream: string;
-  rank: string;
-  encoding?: string;
-  data?: string;
-  eof?: boolean;
-}
-
-export function ioEncode(stream: string, data: Buffer | undefined, eof: boolean): IoObject {
-  let io: IoObject = { stream, rank: '0' };
-  if (data && data.length > 0) {
-    io = isUtf8(data) ? { stream, rank: '0', data: data.toString('utf8') } : { stream, rank: '0', encoding: 'base64', data: data.toString('base64') };
-  }
-  if (eof) io.eof = true;
-  return io;
-}
-
-export function ioData(io: IoObject): Buffer {
-  if (typeof io.data !== 'string') return Buffer.alloc(0);
-  return io.encoding === 'base64' ? Buffer.from(io.data, 'base64') : Buffer.from(io.data, 'utf8');
-}
 
 /** `--attach PID|LABEL`: follow background processes started with --bg. */
 export async function attach(h: Flux, service: string, ranks: number[], what: string, opt: { labelIo: boolean; quiet: boolean; verbose: boolean }): Promise<void> {

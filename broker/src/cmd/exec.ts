@@ -14,7 +14,9 @@ import { FLAG_NORESPONSE, FLAG_STREAMING, getJson } from '../common/libflux/mess
 import { Optparse, has, last } from '../common/liboptparse/optparse';
 import { Exit, die, errText, errln, open, parseOrExit, usageExit } from './cli';
 import { ExitSummary, encodeIdsetBrackets, filterRanks, parseJobid } from './exec-summary';
-import { attach, ioData, ioEncode, type IoObject } from './exec-attach';
+import { attach } from './exec-attach';
+import { ioData, ioEncode, type IoObject } from '../common/libsubprocess/ioencode';
+import type { CmdObject } from '../broker/rexec-cmd';
 
 const PROG = 'flux-exec';
 
@@ -58,14 +60,6 @@ const OPTIONS = new ExecOptparse(PROG, [
 
 // --- the command ---------------------------------------------------------------
 
-interface CmdObject {
-  cwd?: string;
-  label?: string;
-  cmdline: string[];
-  env: Record<string, string>;
-  opts: Record<string, string>;
-  channels: string[];
-}
 
 type TargetState = 'init' | 'running' | 'exited' | 'failed';
 
@@ -236,7 +230,7 @@ export async function exec(argv: string[]): Promise<void> {
         stdin.unshift(chunk.subarray(min));
         chunk = chunk.subarray(0, min);
       }
-      const io = ioEncode('stdin', chunk, false);
+      const io = ioEncode('stdin', '0', chunk, false);
       for (const t of targets) {
         if (t.state !== 'init' && t.state !== 'running') continue;
         sendWrite(t, io);
@@ -245,7 +239,7 @@ export async function exec(argv: string[]): Promise<void> {
     }
   };
   const closeStdin = (): void => {
-    const io = ioEncode('stdin', undefined, true);
+    const io = ioEncode('stdin', '0', undefined, true);
     for (const t of targets) if (t.state === 'init' || t.state === 'running') sendWrite(t, io);
   };
   if (stdinOn) {
@@ -338,8 +332,8 @@ export async function exec(argv: string[]): Promise<void> {
             t.state = 'running';
             t.everStarted = true;
             started++;
-            if (noinput) sendWrite(t, ioEncode('stdin', undefined, true));
-            else if (stdinEof) sendWrite(t, ioEncode('stdin', undefined, true));
+            if (noinput) sendWrite(t, ioEncode('stdin', '0', undefined, true));
+            else if (stdinEof) sendWrite(t, ioEncode('stdin', '0', undefined, true));
             stateChanged();
             break;
           case 'output':
