@@ -42,7 +42,7 @@ test('-S tbon.topo and tbon.fanout shape the tree; tbon.* attributes follow it',
   assert.equal(d.stdout, 'kary:32\n', 'default topology, as flux-core');
   const bad = await flux(['start', '-s2', '-S', 'tbon.topo=star', 'true']);
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /^flux-start: tbon\.topo=star: unknown topology scheme 'star'/);
+  assert.match(bad.stderr, /^flux-broker: error creating 'star' topology: unknown topology scheme 'star'/);
 });
 
 test('bad usage is reported the liboptparse way', async () => {

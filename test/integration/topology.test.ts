@@ -61,6 +61,6 @@ test('bad tbon.topo values fail flux start with flux-core\'s topology messages',
     ['star:2', "unknown topology scheme 'star'"],
   ]) {
     const r = await flux(['start', '-s2', '-S', `tbon.topo=${spec}`, 'true']);
-    assert.deepEqual([r.status, r.stderr], [1, `flux-start: tbon.topo=${spec}: ${text}\n`], spec);
+    assert.deepEqual([r.status, r.stderr], [1, `flux-broker: error creating '${spec}' topology: ${text}\n`], spec);
   }
 });

@@ -75,7 +75,8 @@ export async function start(argv: string[]): Promise<void> {
   try {
     parseTopology(topo, size);
   } catch (e) {
-    die(PROG, `tbon.topo=${topo}: ${e instanceof Error ? e.message : String(e)}`);
+    // flux-core finds this in each broker; we check once, before any broker starts, and say it as a broker would.
+    die('flux-broker', `error creating '${topo}' topology: ${e instanceof Error ? e.message : String(e)}`);
   }
 
   let exitTimeout = 20;
