@@ -259,3 +259,14 @@ test('--test-hosts gives each rank a made-up host name: hostlist, hostname, over
   assert.equal(short.status, 1);
   assert.equal(short.stderr, 'flux-start: --test-hosts: hostlist has 3 hosts, fewer than --test-size=4\n');
 });
+
+test('broker.shutdown ends a persistent instance the same way (answered at once)', async () => {
+  const inst = await startInstance(2);
+  const h = await Flux.open(inst.uri);
+  try {
+    assert.deepEqual(await h.rpc('broker.shutdown', {}).get(), {});
+  } finally {
+    h.close();
+  }
+  assert.equal(await inst.stop(), 0);
+});

@@ -31,6 +31,8 @@ export class ShutdownService {
 
   register(services: ServiceTable): void {
     services.register('shutdown.start', (r) => this.start(r));
+    // The same request under the broker's own name (answered at once, like `flux shutdown --background`).
+    services.register('broker.shutdown', (r) => this.start(r, false));
   }
 
   /** Called by the state machine on entering goodbye; resolves when it may go on to exit. */
@@ -65,13 +67,13 @@ export class ShutdownService {
     go?.();
   }
 
-  private start(r: Responder): void {
+  private start(r: Responder, follow = true): void {
     const { loglevel } = r.json<{ loglevel?: unknown }>();
     if (this.request) throw new FluxError(errno.EINVAL, 'shutdown is already in progress');
     if (this.sm.state !== 'run') throw new FluxError(errno.EINVAL, `shutdown cannot be initiated in state ${this.sm.state}`);
     if (this.rank !== 0) throw new FluxError(errno.EINVAL, 'shutdown may only be initiated on rank 0');
     const level = typeof loglevel === 'number' ? loglevel : 3;
-    if (r.msg.flags & FLAG_STREAMING) {
+    if (follow && r.msg.flags & FLAG_STREAMING) {
       this.request = r;
       this.unfollow = this.log.subscribe((line) => {
         const e = decode(line);
