@@ -3,19 +3,8 @@
  * flux-core's top-level help and errors.
  */
 import { Exit, errln, out, type Command } from './cli';
-import { getattr, lsattr, setattr } from './attr';
-import { dmesg } from './dmesg';
-import { logger } from './logger';
-import { event } from './event';
-import { module } from './module';
-import { modprobe } from './modprobe';
-import { overlay } from './overlay';
-import { ping } from './ping';
-import { start } from './start';
-import { shutdown } from './shutdown';
-import { config } from './config';
-import { uri } from './uri';
-import { version } from './version';
+
+// Every command is imported when it runs: a `flux kvs get` should not load what `flux start` needs.
 
 interface Entry {
   run: Command;
@@ -24,22 +13,23 @@ interface Entry {
 }
 
 const COMMANDS: Record<string, Entry> = {
-  start: { run: start, summary: 'bootstrap a local Flux instance', section: 'other useful commands' },
-  shutdown: { run: shutdown, summary: 'Shut down the Flux instance', section: 'other useful commands' },
-  version: { run: version, summary: 'Display flux version information', section: 'other useful commands' },
-  uri: { run: uri, summary: 'resolve a target to a Flux URI', section: 'other useful commands' },
-  getattr: { run: getattr, summary: 'get a broker attribute', section: 'get resource, queue and other instance information' },
-  setattr: { run: setattr, summary: 'set a broker attribute', section: 'get resource, queue and other instance information' },
-  lsattr: { run: lsattr, summary: 'list broker attributes', section: 'get resource, queue and other instance information' },
-  config: { run: config, summary: 'Manage configuration', section: 'other useful commands' },
-  module: { run: module, summary: 'manage broker modules', section: 'other useful commands' },
-  modprobe: { run: modprobe, summary: 'load and remove modules with their dependencies (rc1/rc3)', section: 'other useful commands' },
-  event: { run: event, summary: 'publish and subscribe to Flux events', section: 'other useful commands' },
-  dmesg: { run: dmesg, summary: 'manipulate broker log ring buffer', section: 'other useful commands' },
-  logger: { run: logger, summary: 'create a Flux log entry', section: 'other useful commands' },
-  overlay: { run: overlay, summary: 'Show flux overlay network status', section: 'get resource, queue and other instance information' },
-  ping: { run: ping, summary: 'measure round-trip latency to a service', section: 'get resource, queue and other instance information' },
+  start: { run: async (argv) => (await import('./start.js')).start(argv), summary: 'bootstrap a local Flux instance', section: 'other useful commands' },
+  shutdown: { run: async (argv) => (await import('./shutdown.js')).shutdown(argv), summary: 'Shut down the Flux instance', section: 'other useful commands' },
+  version: { run: async (argv) => (await import('./version.js')).version(argv), summary: 'Display flux version information', section: 'other useful commands' },
+  uri: { run: async (argv) => (await import('./uri.js')).uri(argv), summary: 'resolve a target to a Flux URI', section: 'other useful commands' },
+  getattr: { run: async (argv) => (await import('./attr.js')).getattr(argv), summary: 'get a broker attribute', section: 'get resource, queue and other instance information' },
+  setattr: { run: async (argv) => (await import('./attr.js')).setattr(argv), summary: 'set a broker attribute', section: 'get resource, queue and other instance information' },
+  lsattr: { run: async (argv) => (await import('./attr.js')).lsattr(argv), summary: 'list broker attributes', section: 'get resource, queue and other instance information' },
+  config: { run: async (argv) => (await import('./config.js')).config(argv), summary: 'Manage configuration', section: 'other useful commands' },
+  module: { run: async (argv) => (await import('./module.js')).module(argv), summary: 'manage broker modules', section: 'other useful commands' },
+  modprobe: { run: async (argv) => (await import('./modprobe.js')).modprobe(argv), summary: 'load and remove modules with their dependencies (rc1/rc3)', section: 'other useful commands' },
+  event: { run: async (argv) => (await import('./event.js')).event(argv), summary: 'publish and subscribe to Flux events', section: 'other useful commands' },
+  dmesg: { run: async (argv) => (await import('./dmesg.js')).dmesg(argv), summary: 'manipulate broker log ring buffer', section: 'other useful commands' },
+  logger: { run: async (argv) => (await import('./logger.js')).logger(argv), summary: 'create a Flux log entry', section: 'other useful commands' },
+  overlay: { run: async (argv) => (await import('./overlay.js')).overlay(argv), summary: 'Show flux overlay network status', section: 'get resource, queue and other instance information' },
+  ping: { run: async (argv) => (await import('./ping.js')).ping(argv), summary: 'measure round-trip latency to a service', section: 'get resource, queue and other instance information' },
   exec: { run: async (argv) => (await import('./exec.js')).exec(argv), summary: 'Execute processes across flux ranks', section: 'other useful commands' },
+  kvs: { run: async (argv) => (await import('./kvs.js')).kvs(argv), summary: 'Flux key-value store utility', section: 'other useful commands' },
 };
 
 function help(): string {
@@ -67,7 +57,7 @@ async function main(argv: string[]): Promise<void> {
     if (cmd === undefined) throw new Exit(1);
     return;
   }
-  if (cmd === '-V' || cmd === '--version') return version(rest);
+  if (cmd === '-V' || cmd === '--version') return COMMANDS.version.run(rest);
   if (cmd === 'help') return main([rest[0], '--help']);
   const e = COMMANDS[cmd];
   if (!e) {

@@ -1,0 +1,82 @@
+/**
+ * resource: the instance's resource inventory, R version 1 (RFC 20), found
+ * the way a flux-core test instance finds it ("dynamic discovery"): every rank
+ * probes its own machine (cores, GPUs: librlist/probe.ts) and reports to rank
+ * 0, which, once every rank has reported, writes `resource.R` to the KVS and
+ * appends `resource-define {"method":"dynamic-discovery"}` to
+ * `resource.eventlog` in the same commit. Ranks report as they load (rc1 runs
+ * top-down), so rank 0 never waits for them while loading; the last reporter
+ * is answered once R is committed, so by quorum (all rc1 done) R is there.
+ *
+ * `resource.topo-report {rank, hostname, cores, gpus}` (rank 0) takes a report;
+ * `resource.get` answers `{"R": …}` once R is known (EAGAIN before).
+ */
+import { errno, FluxError } from '../../common/libflux/errno';
+import { Rlist, type RankResources } from '../../common/librlist/rlist';
+import { probeMachine } from '../../common/librlist/probe';
+import { KvsTxn } from '../../common/libkvs/txn';
+import type { ModuleMain } from '../../module/runtime';
+
+interface Report {
+  rank: number;
+  hostname: string;
+  cores: number[];
+  gpus: number[];
+}
+
+function isReport(v: unknown, size: number): v is Report {
+  const r = v as Partial<Report> | null;
+  const ints = (a: unknown): boolean => Array.isArray(a) && a.every((n) => Number.isInteger(n) && n >= 0);
+  return typeof r === 'object' && r !== null && Number.isInteger(r.rank) && r.rank! >= 0 && r.rank! < size
+    && typeof r.hostname === 'string' && ints(r.cores) && ints(r.gpus);
+}
+
+export const mod_main: ModuleMain = async (ctx, args) => {
+  if (args.length > 0) throw new FluxError(errno.EINVAL, `unknown option: ${args[0]}`);
+  const m = await probeMachine();
+  const hostname = (await ctx.h.getattr('hostname').catch(() => m.hostname)) || m.hostname;
+  const own: Report = { rank: ctx.rank, hostname, cores: m.cores.map((c) => c.index), gpus: [...Array(m.gpus).keys()] };
+  if (m.source !== 'sysfs') ctx.log('warning', 'no CPU topology in /sys: counting one core per CPU Node reports');
+
+  if (ctx.rank !== 0) {
+    try {
+      await ctx.h.rpc('resource.topo-report', { ...own }, { nodeid: 0 }).get();
+    } catch (e) {
+      ctx.log('err', `error reporting resources to rank 0: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return;
+  }
+
+  const reports = new Map<number, RankResources>();
+  let R: Rlist | undefined;
+  const publish = async (): Promise<void> => {
+    const rl = new Rlist([...reports.values()]);
+    const text = rl.encode();
+    const event = JSON.stringify({ timestamp: Date.now() / 1000, name: 'resource-define', context: { method: 'dynamic-discovery' } });
+    const txn = new KvsTxn().put('resource.R', text).append('resource.eventlog', `${event}\n`);
+    try {
+      await ctx.h.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: txn.toOps() }).get();
+      R = rl;
+      ctx.log('info', `resource-define: ${rl.nnodes} nodes, ${rl.ncores} cores, ${rl.ngpus} GPUs (dynamic discovery)`);
+    } catch (e) {
+      ctx.log('err', `error committing R to KVS: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  /** The report that completes the set publishes R; its sender hears back once R is in the KVS. */
+  const take = async (r: Report): Promise<void> => {
+    reports.set(r.rank, { rank: r.rank, hostname: r.hostname, cores: r.cores, gpus: r.gpus });
+    if (reports.size === ctx.size && R === undefined) await publish();
+  };
+  ctx.serve('resource.topo-report', async (req) => {
+    const r = req.json();
+    if (!isReport(r, ctx.size)) throw new FluxError(errno.EPROTO);
+    await take(r);
+    req.respond({});
+  });
+  ctx.serve('resource.get', (req) => {
+    if (!R) throw new FluxError(errno.EAGAIN, 'resources are not known yet: not every rank has reported');
+    req.respond({ R: R.toR() });
+  });
+  // Every rank's rc1 waits for its report to be taken, so once the instance runs, R is in the KVS.
+  await take(own);
+};
