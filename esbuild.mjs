@@ -1,4 +1,4 @@
-// One bundle per entry. `zeromq` stays external (native addon, loaded from node_modules);
+// One bundle per entry. `zeromq` and `better-sqlite3` stay external (native addons, loaded from node_modules);
 // `vscode` is provided by the extension host.
 import * as esbuild from 'esbuild';
 
@@ -10,7 +10,7 @@ const common = {
   format: 'cjs',
   sourcemap: 'linked',
   logLevel: 'warning',
-  external: ['zeromq', 'vscode'],
+  external: ['zeromq', 'vscode', 'better-sqlite3'],
 };
 
 const entries = [
@@ -18,6 +18,11 @@ const entries = [
   { entryPoints: ['broker/src/main.ts'], outfile: 'dist/broker.js' },
   // broker modules: one bundle each, loaded into a broker's worker thread
   { entryPoints: ['broker/src/modules/heartbeat/heartbeat.ts'], outfile: 'dist/modules/heartbeat.js' },
+  // content store and KVS (issue 5): content on every rank, content-sqlite on rank 0, kvs on every rank
+  { entryPoints: ['broker/src/modules/content/content.ts'], outfile: 'dist/modules/content.js' },
+  { entryPoints: ['broker/src/modules/content-sqlite/content-sqlite.ts'], outfile: 'dist/modules/content-sqlite.js' },
+  { entryPoints: ['broker/src/modules/kvs/kvs.ts'], outfile: 'dist/modules/kvs.js' },
+  { entryPoints: ['broker/src/modules/resource/resource.ts'], outfile: 'dist/modules/resource.js' },
   // what hosts a module: the worker thread's script, or the `--exec` child process (module-exec)
   { entryPoints: ['broker/src/module/loader.ts'], outfile: 'dist/module-loader.js' },
   // the `flux` command line

@@ -26,7 +26,12 @@ test('every rank runs the heartbeat module in a thread, listed with the built-in
       const { mods } = await h.rpc('module.list', {}, { nodeid: r }).get<{ mods: Mod[] }>();
       const names = mods.map((m) => m.name);
       for (const n of ['connector-local', 'heartbeat', 'overlay']) assert.ok(names.includes(n), `rank ${r}: ${n} in ${names.join(' ')}`);
-      for (const m of mods) if (m.name !== 'heartbeat') assert.equal(m.path, 'builtin', `rank ${r}: only heartbeat is a module file`);
+      // Built-ins have no file; everything rc1 loads (heartbeat, content, kvs, ...) is a bundled module file.
+      const builtins = ['config', 'connector-local', 'groups', 'rexec', 'overlay'];
+      for (const m of mods) {
+        if (builtins.includes(m.name)) assert.equal(m.path, 'builtin', `rank ${r}: ${m.name} is built in`);
+        else assert.match(m.path, new RegExp(`dist/modules/${m.name}\\.js$`), `rank ${r}: ${m.name} is a module file`);
+      }
       const hb = mods.find((m) => m.name === 'heartbeat')!;
       assert.equal(hb.status, 1);
       assert.match(hb.path, /dist\/modules\/heartbeat\.js$/);

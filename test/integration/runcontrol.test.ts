@@ -19,16 +19,20 @@ async function tmpdir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'flux-rc-test-'));
 }
 
-test('the default rc1 loads heartbeat on every rank; builtins are config, connector-local, groups, rexec, overlay', async () => {
+test('the default rc1 loads heartbeat, content and kvs on every rank, content-sqlite on rank 0; builtins are config, connector-local, groups, rexec, overlay', async () => {
   const r = await flux(['start', '-s4', '-S', 'tbon.fanout=2', 'sh', '-c',
     'flux module list; echo --; FLUX_URI=$(flux getattr rundir | sed "s|^|local://|")/local-3 flux module list; echo --; flux getattr broker.rc1_path; flux getattr broker.rc3_path']);
   assert.equal(r.status, 0, r.stderr);
   const blocks = r.stdout.split('--\n').slice(0, 2);
   assert.equal(blocks.length, 2);
-  for (const b of blocks) {
+  const builtins = ['config', 'connector-local', 'groups', 'rexec', 'overlay'];
+  // In rc1 order, as flux-core's dmesg shows it: content, heartbeat, content-sqlite (rank 0), kvs;
+  // modules that come after the KVS (resource, ...) follow.
+  const expected = [[...builtins, 'content', 'heartbeat', 'content-sqlite', 'kvs'], [...builtins, 'content', 'heartbeat', 'kvs']];
+  blocks.forEach((b, i) => {
     const names = b.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]);
-    assert.deepEqual(names, ['config', 'connector-local', 'groups', 'rexec', 'overlay', 'heartbeat']);
-  }
+    assert.deepEqual(names.slice(0, expected[i].length), expected[i]);
+  });
   assert.match(r.stdout, /flux modprobe rc1\nflux modprobe rc3\n$/);
 });
 
@@ -113,9 +117,12 @@ test('flux modprobe: load/remove with requirements from FLUX_MODPROBE_PATH, list
     assert.match(mlist.stdout, /^hb2\s+0\s+-\s+heartbeat\s+yes$/m);
     const show = await flux(['modprobe', 'show', 'hb2'], env);
     assert.deepEqual(JSON.parse(show.stdout).args, ['period=5s']);
-    // Removing heartbeat takes hb2 (which requires it) with it, hb2 first.
+    // Removing heartbeat takes what requires it with it (hb2, content, kvs, ...), dependants first.
     const rm = await flux(['modprobe', 'remove', '--dry-run', 'heartbeat'], env);
-    assert.equal(rm.stdout, 'remove hb2\nremove heartbeat\n');
+    const order = rm.stdout.trim().split('\n').map((l) => l.replace(/^remove /, ''));
+    for (const n of ['hb2', 'heartbeat', 'content', 'kvs']) assert.ok(order.includes(n), `${n} in ${order.join(' ')}`);
+    assert.ok(order.indexOf('hb2') < order.indexOf('heartbeat'), order.join(' '));
+    assert.ok(order.indexOf('kvs') < order.indexOf('content'), order.join(' '));
     assert.equal((await flux(['modprobe', 'remove', 'heartbeat'], env)).status, 0);
     assert.doesNotMatch((await flux(['module', 'list'], env)).stdout, /heartbeat|hb2/);
     const bad = await flux(['modprobe', 'load', 'nosuch'], env);

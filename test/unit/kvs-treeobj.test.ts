@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as treeobj from '../../broker/src/common/libkvs/treeobj';
 import { base64DecodeStrict } from '../../broker/src/common/libkvs/base64';
-import { formatReal, janssonDumps, JsonReal, quoteString } from '../../broker/src/common/libkvs/jansson';
+import { compareKeysUtf8, formatReal, janssonDumps, JsonReal, quoteString, sortKeysUtf8 } from '../../broker/src/common/libkvs/jansson';
 import { FluxError } from '../../broker/src/common/libflux/errno';
 
 const EINVAL = 22, EPROTO = 71;
@@ -112,4 +112,25 @@ test('base64 decoding accepts and refuses what ccan/base64 does', () => {
   }
   assert.equal(errnumOf(() => treeobj.decodeVal({ ver: 1, type: 'val', data: '!!' })), EINVAL);
   assert.equal(errnumOf(() => treeobj.decodeVal(treeobj.createDir())), EINVAL);
+});
+
+test('sortKeysUtf8 (fast path and wide-character path) orders keys exactly as the UTF-8 memcmp comparator', () => {
+  const alphabet = ['a', 'b', 'Z', '0', '.', '', 'é', '\u00ff', '\u0100', '\ud7ff', '\ue000', '\uffff', '\ud83d\ude00', '\ud800\udc00'];
+  let seed = 12345;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (const wide of [false, true]) {
+    const pool = wide ? alphabet : alphabet.slice(0, 10);
+    for (let round = 0; round < 50; round++) {
+      const keys = Array.from({ length: 30 }, () => Array.from({ length: 1 + rand(4) }, () => pool[rand(pool.length)]).join(''));
+      const expected = [...keys].sort(compareKeysUtf8);
+      assert.deepEqual(sortKeysUtf8([...keys]), expected);
+    }
+  }
+  // The case where UTF-16 order and UTF-8 order disagree: U+E000 sorts before U+1F600 in UTF-8.
+  assert.deepEqual(sortKeysUtf8(['\ud83d\ude00', '\ue000']), ['\ue000', '\ud83d\ude00']);
+  assert.equal(quoteString('plain/ascii'), '"plain/ascii"');
+  assert.equal(quoteString('tab\there'), '"tab\\there"');
 });

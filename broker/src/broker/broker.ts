@@ -167,7 +167,10 @@ export class Broker {
       toChildren: (m) => {
         for (const uuid of this.childRank.keys()) void this.overlay.sendChild(uuid, m).catch(() => {});
       },
-      deliverLocal: (m) => this.connector.deliverEvent(m, this.uuid),
+      deliverLocal: (m) => {
+        this.connector.deliverEvent(m, this.uuid);
+        this.modules.deliverEvent(m);
+      },
     });
     this.events.registerService(this.services);
     this.modules = new ModuleHost(

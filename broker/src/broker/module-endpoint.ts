@@ -9,7 +9,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { run as runModuleFile } from '../module/load-main';
 import { MSGTYPE_REQUEST, FLAG_NORESPONSE, newMessage, setJson } from '../common/libflux/message';
 import { encodeUsock } from '../common/libflux/usock';
-import type { ModuleInit } from '../module/runtime';
+import { startModule, type ModuleInit, type ModuleMain } from '../module/runtime';
 
 /** How a module's thread or process ended, for the log when the module could not say so itself. */
 export interface EndpointExit {
@@ -58,7 +58,7 @@ export function threadEndpoint(loader: string, init: ModuleInit): Endpoint {
  * what it cannot do is be stopped while its code runs, so only our own modules
  * with no long-running work go here.
  */
-export function inlineEndpoint(init: ModuleInit): Endpoint {
+export function inlineEndpoint(init: ModuleInit, main?: () => Promise<ModuleMain>): Endpoint {
   const { port1, port2 } = new MessageChannel();
   let exitCb: ((e: EndpointExit) => void) | undefined;
   let exited = false;
@@ -73,10 +73,23 @@ export function inlineEndpoint(init: ModuleInit): Endpoint {
   // module ends, closing its port lets every message it sent arrive first (then 'close').
   let exitCode = 0;
   port1.once('close', () => finish(exitCode));
-  setImmediate(() => runModuleFile(port2, init, (code) => {
+  const exit = (code: number): void => {
     exitCode = code;
     port2.close();
-  }));
+  };
+  // A module compiled into the broker starts from its main; any other is loaded from its file.
+  setImmediate(() => {
+    if (!main) {
+      runModuleFile(port2, init, exit);
+      return;
+    }
+    main().then(
+      (m) => startModule(port2, init, m, exit),
+      (e: unknown) => startModule(port2, init, () => {
+        throw e;
+      }, exit),
+    );
+  });
   return {
     exec: false,
     pid: process.pid,

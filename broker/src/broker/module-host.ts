@@ -36,14 +36,22 @@ import {
 } from '../common/libflux/message';
 import { UsockDecoder, encodeUsock } from '../common/libflux/usock';
 import { applyDebugOp } from '../module/debug-flags';
-import { MODULE_EXITED, MODULE_FINALIZING, MODULE_INIT, MODULE_RUNNING, type ModuleInit } from '../module/runtime';
+import { MODULE_EXITED, MODULE_FINALIZING, MODULE_INIT, MODULE_RUNNING, type ModuleInit, type ModuleMain } from '../module/runtime';
 import { execEndpoint, inlineEndpoint, threadEndpoint, type Endpoint, type EndpointExit } from './module-endpoint';
 
 /**
  * Bundled modules that run in the broker's own thread (module-endpoint.ts,
- * inlineEndpoint): each saves a worker thread, about 10 MB per broker.
+ * inlineEndpoint): each saves a worker thread, about 10 MB and 50 ms of start-up
+ * per broker. content and kvs are on every rank and do short, event-driven work;
+ * content-sqlite (synchronous SQLite, rank 0 only) keeps a thread of its own.
  */
-const INLINE_MODULES = new Set(['heartbeat']);
+const INLINE_MODULES: Record<string, () => Promise<ModuleMain>> = {
+  // Compiled into the broker bundle (imported when first loaded): one copy of the shared libraries.
+  heartbeat: async () => (await import('../modules/heartbeat/heartbeat.js')).mod_main,
+  content: async () => (await import('../modules/content/content.js')).mod_main,
+  kvs: async () => (await import('../modules/kvs/kvs.js')).mod_main,
+  resource: async () => (await import('../modules/resource/resource.js')).mod_main,
+};
 import { ExtraServices, checkServiceAdd } from './module-services';
 import { HostPeer } from './module-peer';
 import type { ServiceTable } from './service';
@@ -91,6 +99,8 @@ interface Loaded {
   pending: Map<string, Message>;
   /** Services the module itself sent requests to: each gets `<service>.disconnect` when it ends. */
   used: Map<string, { service: string; nodeid: number; upstream: boolean }>;
+  /** Event topic prefixes it subscribed to (a multiset, as a client's). */
+  subscriptions: string[];
   exited: Promise<void>;
 }
 
@@ -199,12 +209,13 @@ export class ModuleHost {
     const uuid = randomUUID();
     const init: ModuleInit = { ...this.init, name: modName, uuid, args, path: modPath };
     const loader = opts.loader ?? this.loaderPath;
-    const inline = !opts.exec && opts.loader === undefined && INLINE_MODULES.has(modName) && path.dirname(modPath) === this.moduleDir;
-    const ep = opts.exec ? execEndpoint(loader, init) : inline ? inlineEndpoint(init) : threadEndpoint(loader, init);
+    const base = path.basename(modPath).replace(/\.js$/, '');
+    const inline = !opts.exec && opts.loader === undefined && Object.hasOwn(INLINE_MODULES, base) && path.dirname(modPath) === this.moduleDir;
+    const ep = opts.exec ? execEndpoint(loader, init) : inline ? inlineEndpoint(init, INLINE_MODULES[base]) : threadEndpoint(loader, init);
     let onExit: () => void = () => {};
     const mod: Loaded = {
       name: modName, path: modPath, uuid, ep, decoder: new UsockDecoder(), status: MODULE_INIT, errnum: 0,
-      lastActivity: Date.now(), unloading: false, pending: new Map(), used: new Map(),
+      lastActivity: Date.now(), unloading: false, pending: new Map(), used: new Map(), subscriptions: [],
       exited: new Promise<void>((r) => (onExit = r)),
     };
     this.mods.set(modName, mod);
@@ -236,6 +247,8 @@ export class ModuleHost {
       if (m.rolemask === 0) m.rolemask = ROLE_OWNER | ROLE_LOCAL;
       if (m.type === MSGTYPE_REQUEST && m.topic === 'module.status' && m.routes.length === 0) {
         this.status(mod, m);
+      } else if (m.type === MSGTYPE_REQUEST && m.routes.length === 0 && (m.topic === 'event.subscribe' || m.topic === 'event.unsubscribe')) {
+        this.subscription(mod, m);
       } else if (m.type === MSGTYPE_REQUEST) {
         if (m.routes.length === 0) this.trackUse(mod, m);
         m.flags |= FLAG_ROUTE;
@@ -250,6 +263,40 @@ export class ModuleHost {
       } else if (m.type === MSGTYPE_EVENT) {
         this.routing.event(m);
       }
+    }
+  }
+
+  /**
+   * event.subscribe / event.unsubscribe {"topic"} from a module: kept here, as the
+   * local connector keeps a client's (flux-core's modules subscribe through the broker).
+   */
+  private subscription(mod: Loaded, req: Message): void {
+    let topic: unknown;
+    try {
+      topic = getJson<{ topic?: unknown }>(req).topic;
+    } catch {
+      topic = undefined;
+    }
+    let resp: Message;
+    if (typeof topic !== 'string') {
+      resp = deriveErrorResponse(req, errno.EPROTO);
+    } else if (req.topic === 'event.subscribe') {
+      mod.subscriptions.push(topic);
+      resp = deriveResponse(req);
+    } else {
+      const i = mod.subscriptions.indexOf(topic);
+      if (i >= 0) mod.subscriptions.splice(i, 1);
+      resp = i >= 0 ? deriveResponse(req) : deriveErrorResponse(req, errno.ENOENT);
+    }
+    if (!(req.flags & FLAG_NORESPONSE)) mod.ep.post(encodeUsock(resp));
+  }
+
+  /** Give an event to every running module subscribed to a prefix of its topic. */
+  deliverEvent(m: Message): void {
+    const topic = m.topic ?? '';
+    for (const mod of this.mods.values()) {
+      if (mod.status >= MODULE_FINALIZING || !mod.subscriptions.some((p) => topic.startsWith(p))) continue;
+      mod.ep.post(encodeUsock(m));
     }
   }
 

@@ -40,6 +40,23 @@ import { decodeOp, FLUX_KVS_APPEND, FLUX_KVS_NO_MERGE, FLUX_KVS_SYNC } from './t
 export interface ContentStore {
   load(blobref: string): Promise<Buffer>;
   store(data: Buffer): Promise<string>;
+  /**
+   * Optional: the blob decoded as a tree object (undefined if it is not one), shared between
+   * callers and never to be modified. A store that caches decoded objects (the kvs module's)
+   * spares every lookup and commit re-parsing and re-validating large directories.
+   */
+  loadTreeObj?(blobref: string): Promise<TreeObj | undefined>;
+}
+
+/** Load and decode a tree object through `store` (undefined if the blob is not one). */
+export async function loadTreeObj(store: ContentStore, blobref: string): Promise<TreeObj | undefined> {
+  if (store.loadTreeObj) return store.loadTreeObj(blobref);
+  const buf = await store.load(blobref);
+  try {
+    return treeobj.decode(buf);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ApplyOptions {
@@ -82,12 +99,8 @@ class Applier {
   async loadObj(ref: string): Promise<TreeObj> {
     let o = this.loaded.get(ref);
     if (!o) {
-      const buf = await this.store.load(ref);
-      try {
-        o = treeobj.decode(buf);
-      } catch {
-        throw kvsError(ENOTRECOVERABLE);
-      }
+      o = await loadTreeObj(this.store, ref);
+      if (!o) throw kvsError(ENOTRECOVERABLE);
       this.loaded.set(ref, o);
     }
     return treeobj.deepCopy(o);

@@ -75,6 +75,9 @@ function hex4(n: number): string {
 
 /** A JSON string literal as jansson's dump_string() writes it (no ENSURE_ASCII, no ESCAPE_SLASH). */
 export function quoteString(s: string): string {
+  // Nothing to escape or check (the common case for keys and base64): the text as is.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what gets escaped
+  if (!/[\u0000-\u001f"\\\uD800-\uDFFF]/.test(s)) return `"${s}"`;
   let out = '"';
   let start = 0;
   for (let i = 0; i < s.length; i++) {
@@ -108,6 +111,25 @@ export function compareKeysUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+/**
+ * Keys in jansson's order. Why not always compareKeysUtf8: it allocates two Buffers per
+ * comparison, and a KVS directory of thousands of entries is re-encoded on every commit. Below
+ * U+D800, UTF-16 code unit order (JavaScript's default sort) IS code point order, which is UTF-8
+ * byte order, shorter-prefix-first included; only keys holding surrogates or U+E000..U+FFFF can
+ * sort differently, and for those each key is encoded once, not once per comparison.
+ */
+const WIDE = /[\uD800-\uFFFF]/;
+
+export function sortKeysUtf8(keys: string[]): string[] {
+  let plain = true;
+  for (let i = 0; i < keys.length && plain; i++) plain = !WIDE.test(keys[i]);
+  if (plain) return keys.sort();
+  return keys
+    .map((k) => ({ k, b: Buffer.from(k, 'utf8') }))
+    .sort((x, y) => Buffer.compare(x.b, y.b))
+    .map((x) => x.k);
+}
+
 function dumpValue(v: JsonValue, flags: DumpFlags, seen: Set<object>): string {
   if (v === null) return 'null';
   switch (typeof v) {
@@ -126,14 +148,19 @@ function dumpValue(v: JsonValue, flags: DumpFlags, seen: Set<object>): string {
   if (seen.has(v)) throw new FluxError(errno.EINVAL, 'circular reference');
   seen.add(v);
   const comma = flags.compact ? ',' : ', ';
+  // Plain loops and concatenation: directories of thousands of entries are dumped per commit.
   let out: string;
   if (Array.isArray(v)) {
-    out = `[${v.map((x) => dumpValue(x, flags, seen)).join(comma)}]`;
+    out = '[';
+    for (let i = 0; i < v.length; i++) out += (i ? comma : '') + dumpValue(v[i], flags, seen);
+    out += ']';
   } else {
     const colon = flags.compact ? ':' : ': ';
     let keys = Object.keys(v);
-    if (flags.sortKeys) keys = keys.sort(compareKeysUtf8);
-    out = `{${keys.map((k) => `${quoteString(k)}${colon}${dumpValue(v[k], flags, seen)}`).join(comma)}}`;
+    if (flags.sortKeys) keys = sortKeysUtf8(keys);
+    out = '{';
+    for (let i = 0; i < keys.length; i++) out += (i ? comma : '') + quoteString(keys[i]) + colon + dumpValue(v[keys[i]], flags, seen);
+    out += '}';
   }
   seen.delete(v);
   return out;

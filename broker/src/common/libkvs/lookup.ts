@@ -23,7 +23,7 @@
  */
 import { ELOOP, ENOTRECOVERABLE, errno, kvsError } from './errors';
 import { normalizeKey } from './key';
-import type { ContentStore } from './commit';
+import { loadTreeObj, type ContentStore } from './commit';
 import * as treeobj from './treeobj';
 import type { TreeObj } from './treeobj';
 
@@ -74,12 +74,8 @@ class Lookup {
   private async load(ref: string): Promise<TreeObj | undefined> {
     let o = this.loaded.get(ref);
     if (!o) {
-      const buf = await this.store.load(ref);
-      try {
-        o = treeobj.decode(buf);
-      } catch {
-        return undefined;
-      }
+      o = await loadTreeObj(this.store, ref);
+      if (!o) return undefined;
       this.loaded.set(ref, o);
     }
     return o;

@@ -31,6 +31,12 @@ export interface ModuleEntry {
 /** The modules this build has, with flux-core's placement and ordering rules. */
 const BUILTIN_TABLE: Partial<ModuleEntry>[] = [
   { name: 'heartbeat' },
+  // content store and KVS, as flux-core's modprobe.toml places them (issue 5)
+  { name: 'content', requires: ['heartbeat', 'content-backing'] },
+  { name: 'content-sqlite', ranks: '0', provides: ['content-backing'], after: ['content'] },
+  { name: 'kvs', after: ['content-backing', 'content'], requires: ['content', 'heartbeat'] },
+  // flux-core: after/requires kvs-watch, which this build does not have yet; R goes to the KVS.
+  { name: 'resource', after: ['kvs'], requires: ['kvs'] },
 ];
 
 /** What `flux modprobe rc1` loads (flux-core's rc1 list; names this build lacks are skipped). */
