@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { formatFsd, formatG } from '../../broker/src/common/libutil/fsd';
 import { StateMachine, formatElapsed, stateIndex, type StateMachineHost, type StateName } from '../../broker/src/broker/state-machine';
 
 /** A scripted host: rc results are controlled by the test, everything else recorded. */
@@ -110,4 +111,14 @@ test('elapsed times print as flux-core logs them', () => {
   assert.equal(formatElapsed(0.000014988), '0.014988ms');
   assert.equal(formatElapsed(0.24681), '0.24681s');
   assert.equal(formatElapsed(1.5), '1.5s');
+});
+
+test('fsd_format_duration_ex style: %g with the given precision and a unit', () => {
+  assert.equal(formatG(19.4321, 2), '19');
+  assert.equal(formatG(0.000012345, 6), '1.2345e-05');
+  assert.equal(formatFsd(0.43, 2), '0.43s');
+  assert.equal(formatFsd(90, 2), '1.5m');
+  assert.equal(formatFsd(7200, 2), '2h');
+  assert.equal(formatFsd(0.0621), '62.1ms');
+  assert.equal(formatFsd(Infinity), 'infinity');
 });

@@ -16,6 +16,7 @@
  * streams the state to whoever asks (a child watching its parent, tools).
  */
 import { errno } from '../common/libflux/errno';
+import { formatFsd } from '../common/libutil/fsd';
 import { FLAG_STREAMING } from '../common/libflux/message';
 import type { Responder, ServiceTable } from './service';
 
@@ -251,8 +252,7 @@ export class StateMachine {
   }
 }
 
-/** flux-core's duration style in these log lines: `13.5554ms`, `0.24681s`. */
+/** flux-core's duration style in these log lines: `13.5554ms`, `0.24681s` (fsd_format_duration). */
 export function formatElapsed(seconds: number): string {
-  if (seconds < 0.1) return `${Number((seconds * 1000).toPrecision(6))}ms`;
-  return `${Number(seconds.toPrecision(6))}s`;
+  return formatFsd(seconds);
 }

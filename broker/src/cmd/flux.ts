@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Entry> = {
   getattr: { run: async (argv) => (await import('./attr.js')).getattr(argv), summary: 'get a broker attribute', section: 'get resource, queue and other instance information' },
   setattr: { run: async (argv) => (await import('./attr.js')).setattr(argv), summary: 'set a broker attribute', section: 'get resource, queue and other instance information' },
   lsattr: { run: async (argv) => (await import('./attr.js')).lsattr(argv), summary: 'list broker attributes', section: 'get resource, queue and other instance information' },
+  startlog: { run: async (argv) => (await import('./startlog.js')).startlog(argv), summary: 'List Flux instance startlog', section: 'other useful commands' },
   config: { run: async (argv) => (await import('./config.js')).config(argv), summary: 'Manage configuration', section: 'other useful commands' },
   module: { run: async (argv) => (await import('./module.js')).module(argv), summary: 'manage broker modules', section: 'other useful commands' },
   modprobe: { run: async (argv) => (await import('./modprobe.js')).modprobe(argv), summary: 'load and remove modules with their dependencies (rc1/rc3)', section: 'other useful commands' },

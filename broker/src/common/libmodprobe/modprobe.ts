@@ -7,7 +7,8 @@
  * start-up does not pay for a process per rank.
  */
 import { loadConfig, RC1_MODULES, RC1_SCHED, type ModprobeConfig } from './config';
-import { ModprobeError, Planner, runPlan, type PlanContext } from './solve';
+import { ModprobeError, Planner, runPlan, type PlanContext, type PlanNode } from './solve';
+import { postStartlogEvent } from '../libkvs/startlog';
 
 /** An RPC to the broker being configured; resolves with the JSON response. */
 export type BrokerCall = (topic: string, payload: Record<string, unknown>) => Promise<Record<string, unknown>>;
@@ -26,6 +27,8 @@ export interface ModprobeOptions {
 export class Modprobe {
   readonly planner: Planner;
   private attrs = new Map<string, string | undefined>();
+  /** Tasks this build implements itself (the start log), by name. */
+  private readonly builtinTasks = new Map<string, (name: string) => Promise<void>>();
   /** Runs an rc-file task by name (`flux modprobe run FILE.py`). */
   private runTask: (name: string) => Promise<void> = async (name) => {
     throw new ModprobeError(`${name}: no rc file to run it`);
@@ -73,8 +76,26 @@ export class Modprobe {
     return mods.filter((m) => m.path !== 'builtin' && typeof m.name === 'string').map((m) => m.name as string);
   }
 
+  /**
+   * Tasks of flux-core's rc1.py/rc3.py that this build runs itself: the start log
+   * (`admin.eventlog`) gets `start` once the KVS is up and `finish` before it goes.
+   */
+  private addStartlogTasks(which: 'rc1' | 'rc3'): void {
+    const task = (name: string, extra: Partial<PlanNode>): void => this.planner.addTask({
+      name, kind: 'task', ranks: '0', requires: [], after: [], before: [], needs: [], needsAttrs: [], needsConfig: [], ...extra,
+    });
+    if (which === 'rc1') {
+      task('post-start-event', { requires: ['kvs'], after: ['content-backing', 'kvs'], needs: ['content-backing', 'kvs'] });
+      this.builtinTasks.set('post-start-event', () => postStartlogEvent(this.o.call, 'start'));
+    } else {
+      task('post-finish-event', { before: ['kvs'], needs: ['kvs'] });
+      this.builtinTasks.set('post-finish-event', () => postStartlogEvent(this.o.call, 'finish'));
+    }
+  }
+
   /** rc1: this rank's share of flux-core's rc1 module list, plus rc-file tasks. */
   async rc1(): Promise<number> {
+    this.addStartlogTasks('rc1');
     const env = this.o.env ?? process.env;
     const backing = await this.attrGet('content.backing-module');
     if (backing) this.cfg.alternatives.set('content-backing', backing);
@@ -84,8 +105,9 @@ export class Modprobe {
 
   /** rc3: remove every configured module loaded here, leaves of the dependency graph first. */
   async rc3(): Promise<number> {
+    this.addStartlogTasks('rc3');
     const loaded = await this.loadedModules();
-    return this.execute(this.planner.planRemove(loaded), 'remove');
+    return this.execute(this.planner.planRemove(loaded, await this.context([])), 'remove');
   }
 
   /** Load modules (and what they require) that are not loaded yet. */
@@ -154,7 +176,7 @@ export class Modprobe {
     const node = this.planner.resolve(name);
     if (node?.kind === 'task') {
       if (this.o.verbose || this.o.dryRun) this.out(`run ${name}`);
-      if (!this.o.dryRun) await this.runTask(name);
+      if (!this.o.dryRun) await (this.builtinTasks.get(name) ?? this.runTask)(name);
       return;
     }
     const e = this.cfg.entries.get(name);

@@ -128,19 +128,36 @@ export class Planner {
     return this.order(chosen);
   }
 
-  /** Predecessors for removing `loaded` modules: the reverse of their load order. */
-  planRemove(loaded: string[]): Map<string, string[]> {
-    const chosen = new Map<string, PlanNode>();
+  /**
+   * Predecessors for removing `loaded` modules: the reverse of their load order.
+   * Tasks (rc3's, or an rc file's) keep their before/after as written, in execution
+   * order: `before: ["kvs"]` runs before kvs is removed. With `ctx`, tasks for other
+   * ranks and tasks whose needs are not loaded are left out.
+   */
+  planRemove(loaded: string[], ctx?: PlanContext): Map<string, string[]> {
+    const mods = new Map<string, PlanNode>();
     for (const n of loaded) {
       const e = this.cfg.entries.get(n);
-      if (e) chosen.set(n, moduleNode(e));
+      if (e) mods.set(n, moduleNode(e));
     }
-    for (const t of this.tasks.values()) chosen.set(t.name, t);
-    const forward = this.order(chosen);
-    const reverse = new Map<string, string[]>();
-    for (const n of forward.keys()) reverse.set(n, []);
-    for (const [n, preds] of forward) for (const p of preds) reverse.get(p)!.push(n);
-    return reverse;
+    const forward = this.order(mods);
+    const plan = new Map<string, string[]>();
+    for (const n of forward.keys()) plan.set(n, []);
+    for (const [n, preds] of forward) for (const p of preds) plan.get(p)!.push(n);
+    const tasks = [...this.tasks.values()].filter((t) => !ctx || (rankMatches(t.ranks, ctx.rank)
+      && t.needsAttrs.every((a) => ctx.attr(a)) && t.needs.every((n) => mods.has(this.resolve(n)?.name ?? n))));
+    for (const t of tasks) plan.set(t.name, []);
+    const target = (ref: string): string[] => {
+      if (ref === '*') return [...plan.keys()];
+      const name = this.resolve(ref)?.name ?? ref;
+      return plan.has(name) ? [name] : [];
+    };
+    for (const t of tasks) {
+      for (const a of t.after) for (const x of target(a)) if (x !== t.name) plan.get(t.name)!.push(x);
+      for (const b of t.before) for (const x of target(b)) if (x !== t.name) plan.get(x)!.push(t.name);
+    }
+    checkAcyclic(plan);
+    return plan;
   }
 
   /** Names of loaded modules that require (directly or not) any of `names`: removed with them. */
