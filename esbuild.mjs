@@ -22,6 +22,7 @@ const entries = [
   { entryPoints: ['broker/src/modules/content/content.ts'], outfile: 'dist/modules/content.js' },
   { entryPoints: ['broker/src/modules/content-sqlite/content-sqlite.ts'], outfile: 'dist/modules/content-sqlite.js' },
   { entryPoints: ['broker/src/modules/kvs/kvs.ts'], outfile: 'dist/modules/kvs.js' },
+  { entryPoints: ['broker/src/modules/kvs-watch/kvs-watch.ts'], outfile: 'dist/modules/kvs-watch.js' },
   { entryPoints: ['broker/src/modules/resource/resource.ts'], outfile: 'dist/modules/resource.js' },
   // what hosts a module: the worker thread's script, or the `--exec` child process (module-exec)
   { entryPoints: ['broker/src/module/loader.ts'], outfile: 'dist/module-loader.js' },

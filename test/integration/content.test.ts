@@ -148,13 +148,14 @@ test('checkpoints go through content to the backing store; content.hash and stat
   assert.match(dmesg, /content-sqlite\.debug\[0\]: \S+\/content\.sqlite \(\d+ objects\) journal_mode=OFF synchronous=OFF/);
 });
 
-test('flux module list: content everywhere, content-sqlite on rank 0 only with service content-backing, kvs everywhere', async () => {
+test('flux module list: content everywhere, content-sqlite on rank 0 only with service content-backing, kvs and kvs-watch everywhere', async () => {
   const r0 = await flux(['module', 'list'], inst.env);
   assert.match(r0.stdout, /^content-sqlite\s+\d+\s+R\s+\d+\s+\d+\s+content-backing$/m);
   assert.match(r0.stdout, /^content\s+\d+\s+R/m);
   assert.match(r0.stdout, /^kvs\s+\d+\s+R/m);
+  assert.match(r0.stdout, /^kvs-watch\s+\d+\s+R/m);
   const on3 = await moduleNames(await rank(0), 3);
-  assert.ok(on3.includes('content') && on3.includes('kvs'), on3.join(' '));
+  assert.ok(on3.includes('content') && on3.includes('kvs') && on3.includes('kvs-watch'), on3.join(' '));
   assert.ok(!on3.includes('content-sqlite'), 'content-sqlite is on rank 0 only');
   assert.ok(!(await moduleNames(await rank(0), 1)).includes('content-sqlite'));
 });

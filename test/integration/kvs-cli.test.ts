@@ -204,17 +204,19 @@ test('client API: lookup getters, commit, KVSDir walk, errors with errno', { ski
   assert.equal((await kvs.getroot(h)).rootref, (await kvs.getroot(h)).rootref);
 });
 
-test('watch needs the kvs-watch module: ENOSYS, said clearly', async (t) => {
-  const mods = await h.rpc('module.list', {}).get<{ mods: { name: string }[] }>();
-  if (mods.mods.some((m) => m.name === 'kvs-watch')) {
-    t.skip('kvs-watch is loaded here');
-    return;
+test('watch needs the kvs-watch module: ENOSYS, said clearly (module removed from every rank)', { skip: NEEDS_KVS }, async () => {
+  // A request for a service missing on its rank goes upstream, so every rank must lose it.
+  const env = [0, 1].map((n) => ({ ...inst.env, FLUX_URI: inst.uri.replace(/local-0$/, `local-${n}`) }));
+  for (const e of [env[1], env[0]]) assert.equal((await flux(['module', 'remove', 'kvs-watch'], e)).status, 0);
+  try {
+    const w = kvs.watch(h, 'any.key');
+    await assert.rejects((async () => {
+      for await (const _ of w) { /* no answer expected */ }
+    })(), (e: unknown) => e instanceof FluxError && e.errnum === errno.ENOSYS && /kvs-watch/.test(e.message));
+    assert.deepEqual(await sh('flux kvs get --watch any.key', env[1]), { output: 'flux-kvs: any.key: Function not implemented\n', status: 1 });
+  } finally {
+    for (const e of env) assert.equal((await flux(['module', 'load', 'kvs-watch'], e)).status, 0);
   }
-  const w = kvs.watch(h, 'any.key');
-  await assert.rejects((async () => {
-    for await (const _ of w) { /* no answer expected */ }
-  })(), (e: unknown) => e instanceof FluxError && e.errnum === errno.ENOSYS && /kvs-watch/.test(e.message));
-  assert.deepEqual(await sh('flux kvs get --watch any.key'), { output: 'flux-kvs: any.key: Function not implemented\n', status: 1 });
 });
 
 test('without a broker: flux_open fails with flux-core\'s message', async () => {
@@ -223,10 +225,13 @@ test('without a broker: flux_open fails with flux-core\'s message', async () => 
   assert.match(r.stderr, /^flux-kvs: flux_open: /);
 });
 
-/** Whether the instance runs kvs-watch (the module comes after kvs; until then these skip). */
-async function haveKvsWatch(): Promise<boolean> {
-  const mods = await h.rpc('module.list', {}).get<{ mods: { name: string }[] }>();
-  return mods.mods.some((m) => m.name === 'kvs-watch');
+/** Rank 0's kvs-watch has at least `n` watchers (polled; a watcher must exist before the write it waits for). */
+async function waitWatchers(n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await h.rpc('kvs-watch.stats-get', {}).get<{ watchers: number }>()).watchers < n) {
+    if (Date.now() > deadline) throw new Error(`kvs-watch: fewer than ${n} watchers after 10 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Start `flux ARGS`, resolve its first stdout line, then its whole output and status. */
@@ -244,11 +249,7 @@ function startWatcher(args: string[]): { first: Promise<string>; done: Promise<{
   return { first, done };
 }
 
-test('get --watch --count: the value now, then each change, then exit', { skip: NEEDS_KVS }, async (t) => {
-  if (!(await haveKvsWatch())) {
-    t.skip('needs the kvs-watch module');
-    return;
-  }
+test('get --watch --count: the value now, then each change, then exit', { skip: NEEDS_KVS }, async () => {
   await sh('flux kvs put w.k=one');
   const w = startWatcher(['kvs', 'get', '--watch', '--count=2', 'w.k']);
   assert.equal(await w.first, 'one');
@@ -256,11 +257,7 @@ test('get --watch --count: the value now, then each change, then exit', { skip: 
   assert.deepEqual(await w.done, { stdout: 'one\ntwo\n', status: 0 });
 });
 
-test('eventlog wait-event returns once the event is appended', { skip: NEEDS_KVS }, async (t) => {
-  if (!(await haveKvsWatch())) {
-    t.skip('needs the kvs-watch module');
-    return;
-  }
+test('eventlog wait-event returns once the event is appended', { skip: NEEDS_KVS }, async () => {
   await sh('flux kvs eventlog append -t 1 we.log start');
   const w = startWatcher(['kvs', 'eventlog', 'wait-event', '-v', 'we.log', 'done']);
   assert.equal(await w.first, '1.000000 start');
@@ -268,4 +265,14 @@ test('eventlog wait-event returns once the event is appended', { skip: NEEDS_KVS
   assert.deepEqual(await w.done, { stdout: '1.000000 start\n2.000000 done ok=true\n', status: 0 });
   assert.deepEqual(await sh('flux kvs eventlog wait-event -t 0.2 we.log never'),
     { output: "flux-kvs: wait-event timeout on event 'never'\n", status: 1 });
+});
+
+test('get -W waits for the key to be created; get -w -W -c 1 too; get -w on a missing key fails', { skip: NEEDS_KVS }, async () => {
+  const once = startWatcher(['kvs', 'get', '-W', 'w.created']);
+  const watched = startWatcher(['kvs', 'get', '-w', '-W', '-c', '1', 'w.created']);
+  await waitWatchers(2);
+  await sh('flux kvs put w.created=now');
+  assert.deepEqual(await once.done, { stdout: 'now\n', status: 0 });
+  assert.deepEqual(await watched.done, { stdout: 'now\n', status: 0 });
+  assert.deepEqual(await sh('flux kvs get --watch w.never'), { output: 'flux-kvs: w.never: No such file or directory\n', status: 1 });
 });

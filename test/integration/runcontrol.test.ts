@@ -19,16 +19,16 @@ async function tmpdir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'flux-rc-test-'));
 }
 
-test('the default rc1 loads heartbeat, content and kvs on every rank, content-sqlite on rank 0; builtins are config, connector-local, groups, rexec, overlay', async () => {
+test('the default rc1 loads heartbeat, content, kvs and kvs-watch on every rank, content-sqlite on rank 0; builtins are config, connector-local, groups, rexec, overlay', async () => {
   const r = await flux(['start', '-s4', '-S', 'tbon.fanout=2', 'sh', '-c',
     'flux module list; echo --; FLUX_URI=$(flux getattr rundir | sed "s|^|local://|")/local-3 flux module list; echo --; flux getattr broker.rc1_path; flux getattr broker.rc3_path']);
   assert.equal(r.status, 0, r.stderr);
   const blocks = r.stdout.split('--\n').slice(0, 2);
   assert.equal(blocks.length, 2);
   const builtins = ['config', 'connector-local', 'groups', 'rexec', 'overlay'];
-  // In rc1 order, as flux-core's dmesg shows it: content, heartbeat, content-sqlite (rank 0), kvs;
-  // modules that come after the KVS (resource, ...) follow.
-  const expected = [[...builtins, 'content', 'heartbeat', 'content-sqlite', 'kvs'], [...builtins, 'content', 'heartbeat', 'kvs']];
+  // In rc1 order, as flux-core's dmesg shows it: content, heartbeat, content-sqlite (rank 0), kvs,
+  // kvs-watch; modules that come after them (resource, ...) follow.
+  const expected = [[...builtins, 'content', 'heartbeat', 'content-sqlite', 'kvs', 'kvs-watch'], [...builtins, 'content', 'heartbeat', 'kvs', 'kvs-watch']];
   blocks.forEach((b, i) => {
     const names = b.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]);
     assert.deepEqual(names.slice(0, expected[i].length), expected[i]);

@@ -50,6 +50,7 @@ const INLINE_MODULES: Record<string, () => Promise<ModuleMain>> = {
   heartbeat: async () => (await import('../modules/heartbeat/heartbeat.js')).mod_main,
   content: async () => (await import('../modules/content/content.js')).mod_main,
   kvs: async () => (await import('../modules/kvs/kvs.js')).mod_main,
+  'kvs-watch': async () => (await import('../modules/kvs-watch/kvs-watch.js')).mod_main,
   resource: async () => (await import('../modules/resource/resource.js')).mod_main,
 };
 import { ExtraServices, checkServiceAdd } from './module-services';

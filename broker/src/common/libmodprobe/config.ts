@@ -35,8 +35,8 @@ const BUILTIN_TABLE: Partial<ModuleEntry>[] = [
   { name: 'content', requires: ['heartbeat', 'content-backing'] },
   { name: 'content-sqlite', ranks: '0', provides: ['content-backing'], after: ['content'] },
   { name: 'kvs', after: ['content-backing', 'content'], requires: ['content', 'heartbeat'] },
-  // flux-core: after/requires kvs-watch, which this build does not have yet; R goes to the KVS.
-  { name: 'resource', after: ['kvs'], requires: ['kvs'] },
+  { name: 'kvs-watch', after: ['kvs'], requires: ['kvs'] },
+  { name: 'resource', after: ['kvs-watch'], requires: ['kvs-watch'] },
 ];
 
 /** What `flux modprobe rc1` loads (flux-core's rc1 list; names this build lacks are skipped). */
