@@ -44,6 +44,11 @@ test('resource.R holds every rank with this machine\'s cores, in flux-core\'s te
     assert.ok(Math.abs(log[0].timestamp - Date.now() / 1000) < 60);
     const got = await h.rpc('resource.get', {}, { nodeid: 0 }).get<{ R: { version: number } }>();
     assert.equal(got.R.version, 1);
+    const topo = await h.rpc('resource.topology', {}, { nodeid: 0 }).get<{ ranks: Record<string, { sockets: number[]; coreSockets: number[]; numaNodes: number[] }> }>();
+    const m = await probeMachine();
+    assert.deepEqual(Object.keys(topo.ranks).sort(), ['0', '1', '2', '3']);
+    assert.deepEqual(topo.ranks['3'].coreSockets, m.cores.map((c) => c.socket));
+    assert.deepEqual(topo.ranks['3'].numaNodes, m.numaNodes);
   } finally {
     h.close();
     assert.equal(await inst.stop(), 0);

@@ -8,8 +8,9 @@
  * top-down), so rank 0 never waits for them while loading; the last reporter
  * is answered once R is committed, so by quorum (all rc1 done) R is there.
  *
- * `resource.topo-report {rank, hostname, cores, gpus}` (rank 0) takes a report;
- * `resource.get` answers `{"R": …}` once R is known (EAGAIN before).
+ * `resource.topo-report {rank, hostname, cores, gpus, coreSockets, numaNodes}` (rank 0)
+ * takes a report; `resource.get` answers `{"R": …}` once R is known (EAGAIN before), and
+ * `resource.topology` the sockets and NUMA nodes of each rank, which R v1 cannot carry.
  */
 import { errno, FluxError } from '../../common/libflux/errno';
 import { Rlist, type RankResources } from '../../common/librlist/rlist';
@@ -22,6 +23,9 @@ interface Report {
   hostname: string;
   cores: number[];
   gpus: number[];
+  /** Finer than R v1 can say, kept for the Fluxion resource graph: socket of each core, NUMA nodes. */
+  coreSockets?: number[];
+  numaNodes?: number[];
 }
 
 function isReport(v: unknown, size: number): v is Report {
@@ -35,7 +39,10 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   if (args.length > 0) throw new FluxError(errno.EINVAL, `unknown option: ${args[0]}`);
   const m = await probeMachine();
   const hostname = (await ctx.h.getattr('hostname').catch(() => m.hostname)) || m.hostname;
-  const own: Report = { rank: ctx.rank, hostname, cores: m.cores.map((c) => c.index), gpus: [...Array(m.gpus).keys()] };
+  const own: Report = {
+    rank: ctx.rank, hostname, cores: m.cores.map((c) => c.index), gpus: [...Array(m.gpus).keys()],
+    coreSockets: m.cores.map((c) => c.socket), numaNodes: m.numaNodes,
+  };
   if (m.source !== 'sysfs') ctx.log('warning', 'no CPU topology in /sys: counting one core per CPU Node reports');
 
   if (ctx.rank !== 0) {
@@ -48,6 +55,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   }
 
   const reports = new Map<number, RankResources>();
+  const topology = new Map<number, { sockets: number[]; coreSockets: number[]; numaNodes: number[] }>();
   let R: Rlist | undefined;
   const publish = async (): Promise<void> => {
     const rl = new Rlist([...reports.values()]);
@@ -65,6 +73,8 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   /** The report that completes the set publishes R; its sender hears back once R is in the KVS. */
   const take = async (r: Report): Promise<void> => {
     reports.set(r.rank, { rank: r.rank, hostname: r.hostname, cores: r.cores, gpus: r.gpus });
+    const coreSockets = Array.isArray(r.coreSockets) && r.coreSockets.length === r.cores.length ? r.coreSockets : r.cores.map(() => 0);
+    topology.set(r.rank, { sockets: [...new Set(coreSockets)].sort((a, b) => a - b), coreSockets, numaNodes: r.numaNodes ?? [] });
     if (reports.size === ctx.size && R === undefined) await publish();
   };
   ctx.serve('resource.topo-report', async (req) => {
@@ -72,6 +82,11 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     if (!isReport(r, ctx.size)) throw new FluxError(errno.EPROTO);
     await take(r);
     req.respond({});
+  });
+  // Sockets and NUMA nodes per rank, beyond R v1 (for the Fluxion graph): {"ranks": {"0": {...}}}.
+  ctx.serve('resource.topology', (req) => {
+    if (!R) throw new FluxError(errno.EAGAIN, 'resources are not known yet: not every rank has reported');
+    req.respond({ ranks: Object.fromEntries([...topology].map(([rank, t]) => [String(rank), t])) });
   });
   ctx.serve('resource.get', (req) => {
     if (!R) throw new FluxError(errno.EAGAIN, 'resources are not known yet: not every rank has reported');
