@@ -31,6 +31,8 @@ const COMMANDS: Record<string, Entry> = {
   ping: { run: async (argv) => (await import('./ping.js')).ping(argv), summary: 'measure round-trip latency to a service', section: 'get resource, queue and other instance information' },
   exec: { run: async (argv) => (await import('./exec.js')).exec(argv), summary: 'Execute processes across flux ranks', section: 'other useful commands' },
   kvs: { run: async (argv) => (await import('./kvs.js')).kvs(argv), summary: 'Flux key-value store utility', section: 'other useful commands' },
+  archive: { run: async (argv) => (await import('./archive.js')).archive(argv), summary: 'Flux KVS file archive utility', section: 'other useful commands' },
+  filemap: { run: async (argv) => (await import('./archive.js')).filemap(argv), summary: 'deprecated name of flux archive', section: 'other useful commands' },
 };
 
 function help(): string {
