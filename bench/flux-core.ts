@@ -68,3 +68,34 @@ export const rssKiB = {
   /** Ranks 1-3: 11756, 11764, 11740. */
   follower: 11756,
 } as const;
+
+/**
+ * Section c, KVS, inside `flux start --test-size=4` (content-sqlite under /var/tmp). Times in ms,
+ * rates in commits/s. Where the anchor gives two runs, the first figure is the one quoted in the
+ * summary table and the range goes in the notes.
+ */
+export const kvs = {
+  /** `flux kvs put $(10,000 bench.k$i=$i)`: one process, one commit, one directory (149–165 ms). */
+  put10k: 165,
+  put10kRange: '149–165 ms',
+  /** `flux kvs get $(10,000 keys)` on rank 0: one lookup at a time (1171, 1197 ms). */
+  get10k: 1171,
+  /** The same through `flux exec -r 3` (leaf rank 3): 1796, 1812 ms. */
+  get10kRank3: 1796,
+  /** `t/kvs/commit --stats 1 1000 c1`: 319.2/s (earlier 328.9/s). */
+  commit1: 319.2,
+  /** `t/kvs/commit --stats 8 100 c8` on rank 0: 2432.6/s (earlier 2628.3/s). */
+  commit8r0: 2432.6,
+  /** `flux exec -r all t/kvs/commit --stats 8 100 cx.$rank`: 3,200 commits in 1124 ms wall. */
+  commit32: 3200 / 1.124,
+  /** `for i in $(seq 1 1000); do flux kvs put loop.k$i=$i; done`: 8278 ms (8088 ms). */
+  put1000procs: 8278,
+  /** `for i in $(seq 1 1000); do flux kvs get loop.k$i; done`: 4990 ms. */
+  get1000procs: 4990,
+  /** `100 x flux kvs get bench.k1 -> 460 ms`: one `flux kvs get` process. */
+  getProcess: 4.6,
+  /** `flux kvs ls -1 bench` (10,000 keys, one directory): 55 ms; no 100,000-key figure. */
+  ls10k: 55,
+  /** `flux kvs dir -R bench2` (10,000 keys in 100 directories, values printed): 1310 ms. */
+  dirR10k: 1310,
+} as const;

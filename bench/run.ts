@@ -3,8 +3,8 @@
  * our medians next to flux-core's figures (bench/flux-core.ts, from /work/shared/reference/flux-core-perf.md).
  * Raw samples go to bench/results/latest.json (gitignored).
  *
- *   node --import tsx bench/run.ts [--quick] [--only=startup,ping,activation] [--sizes=1,4,16,64]
- *                                  [--once=256] [--rounds=N] [--windows=N]
+ *   node --import tsx bench/run.ts [--quick] [--only=startup,ping,activation,kvs] [--sizes=1,4,16,64]
+ *                                  [--once=256] [--rounds=N] [--windows=N] [--kvs-procs=N] [--kvs-runs=N]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { activationRows, benchActivation, type ActivationResult } from './activation';
 import * as fc from './flux-core';
 import { benchInstance, type InstanceResult, type InstanceTarget } from './instance';
+import { benchKvs, type KvsRaw } from './kvs';
 import { deepestRank, pingRows, type PingResult } from './ping';
 import { BROKER_JS, FLUX_JS, ROOT, bundle, killAll, waitNoBrokers } from './proc';
 import { rssRows, type RssResult } from './rss';
@@ -20,7 +21,7 @@ import { renderTable, type Row } from './stats';
 import { throughputRows, type ThroughputResult } from './throughput';
 
 /** Hard ceiling for the whole run: kill everything we started and fail rather than hang. */
-const DEADLINE_MS = 9 * 60_000;
+const DEADLINE_MS = 12 * 60_000;
 
 interface Options {
   only: Set<string>;
@@ -30,9 +31,12 @@ interface Options {
   once: number[];
   rounds: number;
   windows: number;
+  /** kvs area: processes per put/get loop, and runs per measurement. */
+  kvsProcs: number;
+  kvsRuns: number;
 }
 
-const USAGE = 'expected --quick --only=startup,ping,activation --sizes=1,4,16,64 --once=256 --rounds=N --windows=N';
+const USAGE = 'expected --quick --only=startup,ping,activation,kvs --sizes=1,4,16,64 --once=256 --rounds=N --windows=N --kvs-procs=N --kvs-runs=N';
 
 function sizeList(v: string): number[] {
   if (v === '' || v === 'none') return [];
@@ -44,16 +48,20 @@ function sizeList(v: string): number[] {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { only: new Set(['startup', 'ping', 'activation']), sizes: [1, 4, 16, 64], once: [256], rounds: 5, windows: 3 };
+  const o: Options = {
+    only: new Set(['startup', 'ping', 'activation', 'kvs']), sizes: [1, 4, 16, 64], once: [256], rounds: 5, windows: 3, kvsProcs: 250, kvsRuns: 3,
+  };
   for (const a of argv) {
     if (a === '--quick') {
       // About 30 s: the sizes flux-core has figures for, two start-up rounds, no editor.
       Object.assign(o, { only: new Set(['startup', 'ping']), sizes: [1, 4], once: [], rounds: 2 });
       continue;
     }
-    const m = /^--(only|sizes|once|rounds|windows)=(.*)$/.exec(a);
+    const m = /^--(only|sizes|once|rounds|windows|kvs-procs|kvs-runs)=(.*)$/.exec(a);
     if (!m) throw new Error(`unknown argument ${a} (${USAGE})`);
     if (m[1] === 'only') o.only = new Set(m[2].split(','));
+    else if (m[1] === 'kvs-procs') o.kvsProcs = Math.max(1, Math.min(1000, Number(m[2]) || 1));
+    else if (m[1] === 'kvs-runs') o.kvsRuns = Math.max(1, Math.min(20, Number(m[2]) || 1));
     else if (m[1] === 'sizes') o.sizes = sizeList(m[2]);
     else if (m[1] === 'once') o.once = sizeList(m[2]);
     else if (m[1] === 'rounds') o.rounds = Math.max(1, Math.min(50, Number(m[2]) || 1));
@@ -90,7 +98,7 @@ async function main(): Promise<number> {
   const load0 = os.loadavg()[0];
   const rows: Row[] = [];
   const problems: string[] = [];
-  const raw: { startup?: unknown; ping?: PingResult[]; throughput?: ThroughputResult[]; rss?: RssResult[]; activation?: ActivationResult } = {};
+  const raw: { startup?: unknown; ping?: PingResult[]; throughput?: ThroughputResult[]; rss?: RssResult[]; activation?: ActivationResult; kvs?: KvsRaw } = {};
 
   if (opts.only.has('startup')) {
     await bundle('bench/helpers/first-rpc.ts', 'first-rpc');
@@ -136,6 +144,14 @@ async function main(): Promise<number> {
     raw.activation = await benchActivation(opts.windows, log);
     if ('skipped' in raw.activation) log(`activation: ${raw.activation.skipped}`);
     rows.push(section('5. extension activation (no flux-core equivalent)'), ...activationRows(raw.activation));
+  }
+
+  if (opts.only.has('kvs')) {
+    log(`kvs: 4 ranks with a statedir; ${opts.kvsRuns} runs each, ${opts.kvsProcs} processes per CLI loop`);
+    const res = await benchKvs({ procs: opts.kvsProcs, runs: opts.kvsRuns }, log);
+    raw.kvs = res.raw;
+    problems.push(...res.problems);
+    rows.push(section(`6. KVS on 4 ranks (statedir in a temp dir; load average ${res.raw.load.map((x) => x.toFixed(2)).join(' -> ')})`), ...res.rows);
   }
 
   const left = await waitNoBrokers(5_000);

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { flux, startInstance, type Instance } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { errno } from '../../broker/src/common/libflux/errno';
+import { encodeBlobBatch } from '../../broker/src/modules/content/batch';
 
 let inst: Instance;
 const handles: Flux[] = [];
@@ -130,6 +131,22 @@ test('content.flush writes rank 0 through to content-sqlite; dropcache keeps wha
   await h0.rpc('content.dropcache', {}).response();
   assert.deepEqual(await load(h0, digests[7]), blobs[7], 'reloaded from the backing store');
   assert.deepEqual(await h0.rpc('content-backing.load', digests[8]).getRaw(), blobs[8]);
+});
+
+test('content.store-batch (ours, rank 0): digests in order, written back in batches; bad framing EPROTO; not on rank 3', async () => {
+  const h0 = await rank(0);
+  const before0 = await h0.rpc('content-sqlite.stats-get', {}).get<{ object_count: number }>();
+  const blobs = Array.from({ length: 300 }, (_, i) => Buffer.from(`batch ${i} ${Date.now()} ${'x'.repeat(i)}`));
+  const digests = (await h0.rpc('content.store-batch', encodeBlobBatch(blobs)).getRaw()) ?? Buffer.alloc(0);
+  assert.equal(digests.length, 300 * 20);
+  for (let i = 0; i < 300; i += 37) assert.deepEqual(digests.subarray(i * 20, i * 20 + 20), sha1(blobs[i]), `digest ${i}`);
+  await h0.rpc('content.flush', {}).response();
+  const after0 = await h0.rpc('content-sqlite.stats-get', {}).get<{ object_count: number }>();
+  assert.equal(after0.object_count - before0.object_count, 300, 'every blob reached the backing store (one SQLite transaction per batch)');
+  await h0.rpc('content.dropcache', {}).response();
+  assert.deepEqual(await load(await rank(3), sha1(blobs[299])), blobs[299], 'a batch-stored blob faults down to rank 3');
+  await assert.rejects(h0.rpc('content.store-batch', Buffer.from([0, 0, 0, 9, 1, 2])).getRaw(), (e: { errnum?: number }) => e.errnum === errno.EPROTO);
+  await assert.rejects((await rank(3)).rpc('content.store-batch', encodeBlobBatch([Buffer.from('x')])).getRaw(), /served on rank 0 only/);
 });
 
 test('checkpoints go through content to the backing store; content.hash and statedir attributes are set', async () => {

@@ -39,13 +39,33 @@ import { decodeOp, FLUX_KVS_APPEND, FLUX_KVS_NO_MERGE, FLUX_KVS_SYNC } from './t
 /** The content store as the KVS sees it (content.load / content.store). */
 export interface ContentStore {
   load(blobref: string): Promise<Buffer>;
-  store(data: Buffer): Promise<string>;
+  store(data: Buffer, hint?: StoreHint): Promise<string>;
+  /**
+   * Optional: store several blobs at once (one message instead of one per blob); resolves to
+   * their blobrefs in order, or fails as the first failing store() would.
+   */
+  storeItems?(items: readonly StoreItem[]): Promise<string[]>;
   /**
    * Optional: the blob decoded as a tree object (undefined if it is not one), shared between
    * callers and never to be modified. A store that caches decoded objects (the kvs module's)
    * spares every lookup and commit re-parsing and re-validating large directories.
    */
   loadTreeObj?(blobref: string): Promise<TreeObj | undefined>;
+}
+
+/** What the committer already knows about a blob it stores. */
+export interface StoreHint {
+  /**
+   * The blob decoded: a store that caches decoded objects may keep it, so the next commit
+   * through this directory does not parse and validate it again. Never modified afterwards.
+   */
+  obj?: TreeObj;
+  /** Its blobref, as the committer computed it (spares the store hashing it again). */
+  ref?: string;
+}
+
+export interface StoreItem extends StoreHint {
+  data: Buffer;
 }
 
 /** Load and decode a tree object through `store` (undefined if the blob is not one). */
@@ -82,33 +102,69 @@ function isFluxError(e: unknown): e is FluxError {
   return typeof e === 'object' && e !== null && typeof (e as { errnum?: unknown }).errnum === 'number';
 }
 
+function hasOwn(o: object, k: string): boolean {
+  return Object.prototype.hasOwnProperty.call(o, k);
+}
+
+/**
+ * A directory of the working tree that this transaction may modify: `data` is its own copy.
+ * Spread (not Object.assign) so that an entry named "__proto__" is copied as a plain key.
+ */
+function copyDir(o: DirObj): DirObj {
+  return { ver: 1, type: 'dir', data: { ...o.data } };
+}
+
+interface DirtyBlob {
+  data: Buffer;
+  obj?: TreeObj;
+}
+
 class Applier {
   private readonly hashName: HashName;
   private readonly namespace: string | undefined;
   /** Blobs to store once the transaction has succeeded, by blobref. */
-  private readonly dirty = new Map<string, Buffer>();
-  /** Directory objects loaded during this transaction, by blobref. */
-  private readonly loaded = new Map<string, TreeObj>();
+  private readonly dirty = new Map<string, DirtyBlob>();
+  /**
+   * Directories of the working tree this transaction created or copied, and so may modify.
+   * Copy-on-write, one level at a time: a directory loaded from the store is copied shallowly
+   * (its entries are shared with the store's cached, immutable object) and only the directories
+   * on a key's path are copied. The former deep copy of every directory loaded cost a commit into
+   * a directory of N entries O(N) object allocations before any work was done.
+   */
+  private readonly owned = new WeakSet<object>();
 
   constructor(private readonly store: ContentStore, opts: ApplyOptions) {
     this.hashName = opts.hashName ?? 'sha1';
     this.namespace = opts.namespace;
   }
 
-  /** Load a tree object; a blob that is not one means a corrupt store (ENOTRECOVERABLE). */
+  /**
+   * Load a tree object for the working tree: a directory comes back as this transaction's own
+   * shallow copy. A blob that is not a tree object means a corrupt store (ENOTRECOVERABLE).
+   */
   async loadObj(ref: string): Promise<TreeObj> {
-    let o = this.loaded.get(ref);
-    if (!o) {
-      o = await loadTreeObj(this.store, ref);
-      if (!o) throw kvsError(ENOTRECOVERABLE);
-      this.loaded.set(ref, o);
-    }
-    return treeobj.deepCopy(o);
+    const o = await loadTreeObj(this.store, ref);
+    if (!o) throw kvsError(ENOTRECOVERABLE);
+    if (o.type !== 'dir') return treeobj.deepCopy(o);
+    return this.own(copyDir(o));
   }
 
-  private storeRaw(data: Buffer): string {
+  private own<T extends object>(o: T): T {
+    this.owned.add(o);
+    return o;
+  }
+
+  /** `entry` (an inline dir in `dir` at `name`) made modifiable: copied unless already ours. */
+  private ownDir(dir: DirObj, name: string, entry: DirObj): DirObj {
+    if (this.owned.has(entry)) return entry;
+    const copy = this.own(copyDir(entry));
+    setEntry(dir, name, copy);
+    return copy;
+  }
+
+  private storeRaw(data: Buffer, obj?: TreeObj): string {
     const ref = blobrefHash(this.hashName, data);
-    if (!this.dirty.has(ref)) this.dirty.set(ref, data);
+    if (!this.dirty.has(ref)) this.dirty.set(ref, { data, obj });
     return ref;
   }
 
@@ -119,9 +175,20 @@ class Applier {
     return this.storeRaw(data);
   }
 
+  /**
+   * Store a tree object of the working tree. No validation walk: every entry in it was validated
+   * on its way in (decoded from the store, checked by insertEntry, or built here), and
+   * encodeTrusted() writes exactly what encode() would. A directory goes to the store with its
+   * text and its canonical copy (encodeDirCanonical), which shares the entries: neither may change
+   * afterwards, and they do not, since the caller replaces the directory by a dirref at once and
+   * unroll() left no inline directory in it.
+   */
   private storeObj(o: TreeObj): string {
-    treeobj.validate(o);
-    return this.storeRaw(treeobj.encodeBuffer(o));
+    if (o.type === 'dir') {
+      const { text, obj } = treeobj.encodeDirCanonical(o);
+      return this.storeRaw(Buffer.from(text, 'utf8'), obj);
+    }
+    return this.storeRaw(Buffer.from(treeobj.encodeTrusted(o), 'utf8'));
   }
 
   /** kvstxn_link_dirent(): apply one op to the working copy of the root. */
@@ -129,19 +196,19 @@ class Applier {
     const k = normalizeKey(key);
     if (k === '.') throw kvsError(errno.EINVAL);
     const parts = k.split('.');
-    let dir: TreeObj = root;
+    let dir: DirObj = root;
     for (let i = 0; i < parts.length - 1; i++) {
       const name = parts[i];
-      if (treeobj.typeOf(dir) !== 'dir') throw kvsError(ENOTRECOVERABLE);
-      const entry = treeobj.peekEntry(dir, name);
-      const type = entry === undefined ? undefined : treeobj.typeOf(entry);
+      if (dir.type !== 'dir') throw kvsError(ENOTRECOVERABLE);
+      const entry = hasOwn(dir.data, name) ? dir.data[name] : undefined;
+      const type = entry?.type;
       if (entry !== undefined && type === 'dir') {
-        dir = entry;
+        dir = this.ownDir(dir, name, entry as DirObj);
       } else if (entry !== undefined && type === 'dirref') {
         if (treeobj.getCount(entry) !== 1) throw kvsError(ENOTRECOVERABLE);
         const sub = await this.loadObj(treeobj.getBlobref(entry, 0));
-        treeobj.insertEntry(dir, name, sub, { novalidate: true });
-        dir = sub;
+        setEntry(dir, name, sub);
+        dir = sub as DirObj;
       } else if (entry !== undefined && type === 'symlink') {
         let link: { target: string; namespace?: string };
         try {
@@ -157,8 +224,8 @@ class Applier {
         // Missing, or a value in the way: an unlink has nothing to do; anything else gets a
         // fresh directory here (the value, if any, is discarded).
         if (dirent === null) return;
-        const sub = treeobj.createDir();
-        treeobj.insertEntry(dir, name, sub, { novalidate: true });
+        const sub = this.own(treeobj.createDir());
+        setEntry(dir, name, sub);
         dir = sub;
       }
     }
@@ -172,14 +239,20 @@ class Applier {
     } else if (flags & FLUX_KVS_APPEND) {
       this.append(dir, name, dirent);
     } else {
-      treeobj.insertEntry(dir, name, dirent);
+      // In stored key order, so that the directory cached after this commit answers lookups
+      // with the JSON a freshly decoded blob would give.
+      // Validated first, as insertEntry would (EINVAL; the copy must not walk a hostile payload).
+      // `dir` is this transaction's own directory, or a non-directory a corrupt dirref led to.
+      if (dir.type !== 'dir') throw kvsError(errno.EINVAL);
+      treeobj.validate(dirent);
+      setEntry(dir, name, treeobj.canonicalCopy(dirent) as TreeObj);
     }
   }
 
   /** kvstxn_append(). */
   private append(dir: TreeObj, name: string, dirent: unknown): void {
     if (treeobj.typeOf(dirent) !== 'val') throw kvsError(errno.EPROTO);
-    const val = dirent as TreeObj;
+    const val = treeobj.canonicalCopy(dirent) as TreeObj;
     const entry = treeobj.typeOf(dir) === 'dir' ? treeobj.peekEntry(dir, name) : undefined;
     if (entry === undefined) {
       treeobj.insertEntry(dir, name, val);
@@ -196,7 +269,7 @@ class Applier {
       case 'val': {
         const ref1 = this.storeValData(entry);
         const ref2 = this.storeValData(val);
-        treeobj.insertEntry(dir, name, treeobj.createValref(ref1, ref2));
+        treeobj.insertEntry(dir, name, valref(ref1, ref2));
         return;
       }
       case 'symlink':
@@ -209,19 +282,26 @@ class Applier {
     }
   }
 
-  /** kvstxn_unroll(): store inlined dirs as dirrefs and long vals as valrefs, depth first. */
+  /**
+   * kvstxn_unroll(): store inlined dirs as dirrefs and long vals as valrefs, depth first. Only
+   * directories of the working tree can hold inline dirs or new long vals: a directory decoded
+   * from the store was unrolled before it was stored (it may still hold a long val written by
+   * another implementation; that one is converted, as flux-core's unroll would, when its
+   * directory is on this commit's path).
+   */
   unroll(dir: DirObj): void {
     const data = dir.data;
     for (const name of Object.keys(data)) {
       const entry = data[name];
-      const type = treeobj.typeOf(entry);
+      const type = entry.type;
       if (type === 'dir') {
-        this.unroll(entry as DirObj);
-        const ref = this.storeObj(entry);
-        treeobj.insertEntry(dir, name, treeobj.createDirref(ref), { novalidate: true });
+        const sub = this.ownDir(dir, name, entry);
+        this.unroll(sub);
+        const ref = this.storeObj(sub);
+        setEntry(dir, name, dirref(ref));
       } else if (type === 'val' && typeof entry.data === 'string' && entry.data.length > BLOBREF_MAX_STRING_SIZE) {
         const ref = this.storeValData(entry);
-        treeobj.insertEntry(dir, name, treeobj.createValref(ref), { novalidate: true });
+        setEntry(dir, name, valref(ref));
       }
     }
   }
@@ -235,7 +315,10 @@ class Applier {
     const entries = [...this.dirty];
     for (let i = 0; i < entries.length; i += STORE_BATCH) {
       const batch = entries.slice(i, i + STORE_BATCH);
-      const refs = await Promise.all(batch.map(([, data]) => this.store.store(data)));
+      const items = batch.map(([ref, b]): StoreItem => ({ data: b.data, obj: b.obj, ref }));
+      const refs = this.store.storeItems
+        ? await this.store.storeItems(items)
+        : await Promise.all(items.map((it) => this.store.store(it.data, it)));
       refs.forEach((ref, j) => {
         if (ref !== batch[j][0]) {
           throw kvsError(errno.EPROTO);
@@ -244,6 +327,24 @@ class Applier {
     }
     this.dirty.clear();
   }
+}
+
+/** A dirref / valref to blobrefs we computed, keys in stored order (see storeObj). */
+function dirref(ref: string): TreeObj {
+  return { data: [ref], type: 'dirref', ver: 1 };
+}
+
+function valref(...refs: string[]): TreeObj {
+  return { data: refs, type: 'valref', ver: 1 };
+}
+
+/**
+ * Put an entry known to be valid into a working-tree directory (treeobj.insertEntry without
+ * the validation walk, for entries this module built or took from a validated object).
+ */
+function setEntry(dir: DirObj, name: string, entry: TreeObj): void {
+  if (name === '__proto__') Object.defineProperty(dir.data, name, { value: entry, enumerable: true, writable: true, configurable: true });
+  else dir.data[name] = entry;
 }
 
 /** keys_from_ops(): normalized, unique, in op order. */
@@ -394,6 +495,12 @@ export class CommitManager {
           const result = await this.applyOne(ops, flags, group.map((p) => p.req.name));
           this.ready.splice(0, group.length);
           for (const p of group) p.resolve(result);
+          // More is waiting: let the messages that have already arrived (commits queued behind
+          // the content store's answer that resumed us) be delivered before taking the next
+          // group, so that they merge into it. Under concurrent load this makes the groups
+          // several times larger, and every group costs a root, a store round trip and a setroot
+          // event to every rank; a lone committer never gets here with anything waiting.
+          if (this.ready.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         } catch (e) {
           const errnum = isFluxError(e) ? e.errnum : errno.EIO;
           if (group.length > 1 && errnum !== errno.ENOMEM && errnum !== errno.ENOTSUP) {

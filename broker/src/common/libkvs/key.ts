@@ -18,6 +18,10 @@ export interface NormalizedKey {
 }
 
 export function normalizeKeyEx(key: string): NormalizedKey {
+  // Already normal (the usual case: every op of a commit is normalized twice): no regex, no copy.
+  if (key.length > 0 && key.charCodeAt(0) !== 0x2e && key.charCodeAt(key.length - 1) !== 0x2e && !key.includes('..')) {
+    return { key, wantDirectory: false };
+  }
   let k = key.replace(/\.{2,}/g, '.');
   let wantDirectory = false;
   if (k.length > 1 && k.startsWith('.')) k = k.slice(1);

@@ -6,6 +6,7 @@
  * with content.register-backing {"name":"content-sqlite"}) and `content-sqlite` itself:
  *   content-backing.load        raw digest -> raw blob (ENOENT, EPROTO)
  *   content-backing.store       raw blob -> raw digest
+ *   content-backing.store-batch (ours) raw [u32 len][blob]... -> raw digests (content/batch.ts)
  *   content-backing.validate    raw digest -> empty (ENOENT)
  *   content-backing.checkpoint-get  {} -> {"value": newest checkpoint}   (ENOENT if none)
  *   content-backing.checkpoint-put  {"value": {...}} -> {}
@@ -28,6 +29,7 @@ import { isHashName } from '../../common/libcontent/blobref';
 import { JsonReal, type JsonValue } from '../../common/libkvs/jansson';
 import type { Responder } from '../../broker/service';
 import type { ModuleContext, ModuleMain } from '../../module/runtime';
+import { STORE_BATCH_TOPIC, decodeBlobBatch } from '../content/batch';
 import { ContentSqliteStore, type ContentSqliteOptions, type JournalMode, type Synchronous } from './store';
 
 const JOURNAL_MODES = ['DELETE', 'TRUNCATE', 'PERSIST', 'MEMORY', 'WAL', 'OFF'];
@@ -162,6 +164,16 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     const digest = await store.storeDigest(raw(r));
     push(storeTime, performance.now() - t0);
     r.respondRaw(digest);
+  });
+  // Ours: the rank 0 content cache's write-back, many blobs per message (content/batch.ts).
+  // The stores of one batch join one SQLite transaction (they are queued in the same tick).
+  ctx.serve(STORE_BATCH_TOPIC, async (r) => {
+    const blobs = decodeBlobBatch(raw(r));
+    const t0 = performance.now();
+    const digests = await Promise.all(blobs.map((b) => store.storeDigest(b)));
+    const ms = (performance.now() - t0) / Math.max(1, blobs.length);
+    for (let i = 0; i < blobs.length; i++) push(storeTime, ms);
+    r.respondRaw(Buffer.concat(digests));
   });
   ctx.serve('content-backing.validate', async (r) => {
     const digest = raw(r);

@@ -4,6 +4,7 @@
  *
  *   content.load   request = raw digest (20 bytes for sha1)  -> raw blob     (ENOENT, EPROTO)
  *   content.store  request = raw blob                        -> raw digest   (EFBIG)
+ *   content.store-batch (ours, rank 0) raw [u32 len][blob]... -> raw digests in order (batch.ts)
  *   content.flush  {} -> {}           every dirty entry written through (rank 0: to the backing store)
  *   content.dropcache {} -> {}        drop the clean entries
  *   content.stats-get -> {"count","valid","dirty","size","flush-batch-count","mmap":null,"faults"}
@@ -16,7 +17,8 @@
  *    crosses each link once. `faults` in the stats (ours; flux-core has no such key) counts these.
  *  - Ranks > 0 are write-through: a store is answered once the parent has it, so after a store
  *    returns, the blob can be loaded on any rank. Rank 0 is write-back: it answers at once and
- *    writes to the backing store behind, at most `flush-batch-limit` (256) stores in flight.
+ *    writes to the backing store behind, at most `flush-batch-limit` (256) blobs in flight; with
+ *    our content-sqlite they travel as one content-backing.store-batch at a time (batch.ts).
  *  - Dirty entries are never dropped; clean ones are purged when the cache holds more than
  *    `purge-target-size` bytes and they were unused for `purge-old-entry` seconds.
  *  - `content.hash` (sha1 unless set with -S content.hash=sha256) is checked and set here.
@@ -25,6 +27,7 @@ import { errno, FluxError } from '../../common/libflux/errno';
 import { NODEID_UPSTREAM } from '../../common/libflux/message';
 import { hashDigestSize, hashRaw, isHashName, type HashName } from '../../common/libcontent/blobref';
 import type { Responder } from '../../broker/service';
+import { STORE_BATCH_TOPIC, decodeBlobBatch, encodeBlobBatch } from './batch';
 import type { ModuleContext, ModuleMain } from '../../module/runtime';
 
 /** flux-core raised RFC 10's 1 MiB to 1 GiB for large KVS objects; so do we. */
@@ -34,6 +37,8 @@ const DEFAULT_PURGE_TARGET_SIZE = 16 * 1024 * 1024;
 const DEFAULT_PURGE_OLD_ENTRY = 10;
 /** How often the purge runs (flux-core: on the heartbeat, at most every 10 s). */
 const PURGE_PERIOD_MS = 10_000;
+/** Rank 0: a write-back batch stops growing past this many bytes. */
+const BATCH_BYTES = 8 * 1024 * 1024;
 
 interface Entry {
   key: string;
@@ -107,6 +112,11 @@ class ContentCache {
   private readonly flushQueue = new Set<Entry>();
   private inflight = 0;
   private flushErrno = 0;
+  /** Rank 0: the backing module takes content-backing.store-batch (until it says ENOSYS). */
+  private batchOk = true;
+  /** Rank 0, batching: the one write-back request allowed out is out. */
+  private batchBusy = false;
+  private pumpScheduled = false;
   private flushWaiters: Responder[] = [];
   private acctSize = 0;
   private acctValid = 0;
@@ -208,9 +218,37 @@ class ContentCache {
         return;
       }
       this.flushQueue.add(e);
-      if (this.backing) this.pump();
+      if (this.backing) this.schedulePump();
     }
     r.respondRaw(digest);
+  }
+
+  /**
+   * `content.store-batch` (ours, rank 0): the blobs of a raw [u32 len][blob]... payload (batch.ts),
+   * each stored as content.store would, answered with their digests in order. The kvs module
+   * sends a commit's directories in one of these instead of one message each (every message
+   * costs a MessagePort round trip through the broker, even for modules in its thread). All
+   * sizes are checked first, so a refused batch stored nothing; the kvs then falls back to one
+   * content.store per blob and gets each blob's own answer. Ranks > 0 are write-through and
+   * answer per blob; there, EINVAL (the KVS only stores on rank 0).
+   */
+  storeBatch(r: Responder): void {
+    if (this.rank !== 0) throw new FluxError(errno.EINVAL, 'content.store-batch is served on rank 0 only');
+    const blobs = decodeBlobBatch(rawPayload(r));
+    for (const data of blobs) if (data.length > this.opts.blobSizeLimit) throw new FluxError(errno.EFBIG);
+    const digests = blobs.map((data) => {
+      const digest = hashRaw(this.hashName, data);
+      const e = this.lookup(digest) ?? this.insert(digest);
+      if (!e.data) {
+        e.dirty = true;
+        this.acctDirty++;
+        this.fill(e, Buffer.from(data));
+      }
+      if (e.dirty) this.flushQueue.add(e);
+      return digest;
+    });
+    if (this.backing) this.schedulePump();
+    r.respondRaw(Buffer.concat(digests));
   }
 
   private markClean(e: Entry): void {
@@ -242,39 +280,121 @@ class ContentCache {
     });
   }
 
-  /** Rank 0: start backing-store writes up to the batch limit. */
-  private pump(): void {
-    for (const e of this.flushQueue) {
-      if (this.inflight >= this.opts.flushBatchLimit) break;
-      this.flushQueue.delete(e);
-      if (!e.dirty || e.storing) continue;
-      this.storeBacking(e);
-    }
+  /**
+   * Rank 0: write back what the stores of this tick left dirty, once they are all queued (the
+   * directories of one KVS commit arrive together and leave in one batch).
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      if (this.backing) this.pump();
+    });
   }
 
-  private storeBacking(e: Entry): void {
+  /**
+   * Rank 0: start backing-store writes. With a backing module that takes batches (ours), one
+   * content-backing.store-batch at a time carries up to flush-batch-limit blobs; what becomes
+   * dirty meanwhile waits for it and leaves in the next one, so the batches grow with the load
+   * instead of the message count. Otherwise one content-backing.store per blob, up to the limit
+   * in flight, as flux-core's cache does.
+   */
+  private pump(): void {
+    if (!this.batchOk) {
+      for (const e of this.flushQueue) {
+        if (this.inflight >= this.opts.flushBatchLimit) break;
+        this.flushQueue.delete(e);
+        if (!e.dirty || e.storing) continue;
+        this.storeBacking(e);
+      }
+      return;
+    }
+    if (this.batchBusy) return;
+    const batch: Entry[] = [];
+    let bytes = 0;
+    for (const e of this.flushQueue) {
+      if (batch.length >= this.opts.flushBatchLimit || bytes >= BATCH_BYTES) break;
+      this.flushQueue.delete(e);
+      if (!e.dirty || e.storing || !e.data) continue;
+      batch.push(e);
+      bytes += e.data.length;
+    }
+    if (batch.length === 1) this.storeBacking(batch[0], true);
+    else if (batch.length > 1) this.writeBatch(batch);
+  }
+
+  /** One blob written back; `batched`: it is the one request pump() allows out at a time. */
+  private storeBacking(e: Entry, batched = false): void {
     e.storing = true;
     this.inflight++;
+    if (batched) this.batchBusy = true;
     this.ctx.h.rpc('content-backing.store', e.data, { nodeid: 0 }).getRaw().then((digest) => {
       if (!digest || !digest.equals(e.digest)) throw new FluxError(errno.EIO);
       e.storing = false;
       this.inflight--;
+      if (batched) this.batchBusy = false;
       this.flushErrno = 0;
       this.markClean(e);
       this.pump();
       this.checkFlush();
     }).catch((err: unknown) => {
-      e.storing = false;
-      this.inflight--;
-      const errnum = errnumOf(err);
-      if (errnum === errno.ENOSYS) this.ctx.log('debug', 'content store: backing store service unavailable');
-      else this.ctx.log('crit', `content store: ${new FluxError(errnum).strerror}`);
-      // Still dirty: queued again so that a later flush retries it.
-      this.flushQueue.add(e);
-      this.flushErrno = errnum;
-      this.failFlush(errnum);
-      if (this.backing && errnum !== errno.ENOSYS) setTimeout(() => this.pump(), 1000).unref();
+      if (batched) this.batchBusy = false;
+      this.backingFailed([e], err);
     });
+  }
+
+  private writeBatch(batch: Entry[]): void {
+    for (const e of batch) e.storing = true;
+    this.inflight += batch.length;
+    this.batchBusy = true;
+    const payload = encodeBlobBatch(batch.map((e) => e.data as Buffer));
+    this.ctx.h.rpc(STORE_BATCH_TOPIC, payload, { nodeid: 0 }).getRaw().then((digests) => {
+      const n = this.hashSize;
+      if (!digests || digests.length !== n * batch.length) throw new FluxError(errno.EIO);
+      batch.forEach((e, i) => {
+        if (!digests.subarray(i * n, (i + 1) * n).equals(e.digest)) throw new FluxError(errno.EIO);
+      });
+      this.batchBusy = false;
+      this.inflight -= batch.length;
+      this.flushErrno = 0;
+      for (const e of batch) {
+        e.storing = false;
+        this.markClean(e);
+      }
+      this.pump();
+      this.checkFlush();
+    }).catch((err: unknown) => {
+      this.batchBusy = false;
+      if (errnumOf(err) === errno.ENOSYS && this.backing) {
+        // A backing module without batches (or one going away): one blob per request from now
+        // on (until the next registration); these go again at once.
+        this.batchOk = false;
+        this.inflight -= batch.length;
+        for (const e of batch) {
+          e.storing = false;
+          this.flushQueue.add(e);
+        }
+        this.pump();
+        return;
+      }
+      this.backingFailed(batch, err);
+    });
+  }
+
+  /** Backing-store writes that failed: still dirty, queued again so that a later flush retries them. */
+  private backingFailed(entries: Entry[], err: unknown): void {
+    const errnum = errnumOf(err);
+    this.inflight -= entries.length;
+    for (const e of entries) {
+      e.storing = false;
+      this.flushQueue.add(e);
+    }
+    if (errnum === errno.ENOSYS) this.ctx.log('debug', 'content store: backing store service unavailable');
+    else this.ctx.log('crit', `content store: ${new FluxError(errnum).strerror}`);
+    this.flushErrno = errnum;
+    this.failFlush(errnum);
+    if (this.backing && errnum !== errno.ENOSYS) setTimeout(() => this.pump(), 1000).unref();
   }
 
   // ---- flush ---------------------------------------------------------------------------------
@@ -313,6 +433,7 @@ class ContentCache {
     const first = this.backingName === undefined;
     this.backingName = name;
     this.backing = true;
+    this.batchOk = true;
     this.ctx.log('debug', `content backing store: enabled ${name}`);
     r.respond({});
     this.pump();
@@ -401,6 +522,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
 
   ctx.serve('content.load', (r) => cache.load(r));
   ctx.serve('content.store', (r) => cache.store(r));
+  ctx.serve('content.store-batch', (r) => cache.storeBatch(r));
   ctx.serve('content.flush', (r) => cache.flush(r));
   ctx.serve('content.dropcache', (r) => cache.dropcache(r));
   ctx.serve('content.stats-get', (r) => r.respond(cache.stats()));

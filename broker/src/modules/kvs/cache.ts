@@ -10,10 +10,11 @@
  * is checked against our own hash. Entries unused for `maxAge` seconds are expired periodically
  * (flux-core: 10 s); entries with a store in flight are never expired.
  */
-import { blobrefHash, blobrefToDigest, digestToBlobref, type HashName } from '../../common/libcontent/blobref';
+import { blobrefHash, blobrefToDigest, digestToBlobref, hashDigestSize, type HashName } from '../../common/libcontent/blobref';
 import { errno, FluxError } from '../../common/libflux/errno';
 import type { Flux } from '../../common/libflux/handle';
-import type { ContentStore } from '../../common/libkvs/commit';
+import type { ContentStore, StoreHint, StoreItem } from '../../common/libkvs/commit';
+import { encodeBlobBatch } from '../content/batch';
 import { decode, type TreeObj } from '../../common/libkvs/treeobj';
 
 interface Entry {
@@ -28,6 +29,8 @@ export class KvsCache implements ContentStore {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<Buffer>>();
   private acctSize = 0;
+  /** content.store-batch is served (until the content module says otherwise). */
+  private batchOk = true;
   faults = 0;
 
   constructor(private readonly h: Flux, private readonly hashName: HashName) {}
@@ -82,14 +85,22 @@ export class KvsCache implements ContentStore {
     return e;
   }
 
-  async store(data: Buffer): Promise<string> {
-    const ref = blobrefHash(this.hashName, data);
+  /**
+   * `hint.obj` is `data` decoded, when the caller has it (a commit storing a directory it built):
+   * kept so that the next commit or lookup through this directory need not parse and validate it
+   * again — for a directory of thousands of entries, that was most of a small commit's cost.
+   * `hint.ref` is the blobref the commit computed (checked against the content module's answer).
+   */
+  async store(data: Buffer, hint: StoreHint = {}): Promise<string> {
+    const ref = hint.ref ?? blobrefHash(this.hashName, data);
     const known = this.entries.get(ref);
     if (known && !known.dirty) {
       known.lastUsed = Date.now();
+      if (hint.obj && known.obj === undefined) known.obj = hint.obj;
       return ref;
     }
     const e = this.insert(ref, data, true);
+    if (hint.obj && e.obj === undefined) e.obj = hint.obj;
     try {
       const digest = await this.h.rpc('content.store', data).getRaw();
       if (!digest || digestToBlobref(this.hashName, digest) !== ref) throw new FluxError(errno.EPROTO, 'inconsistent blobref returned');
@@ -101,6 +112,50 @@ export class KvsCache implements ContentStore {
       throw err;
     }
     return ref;
+  }
+
+  /**
+   * Several blobs in one `content.store-batch` (content/batch.ts) instead of one content.store
+   * each: a commit stores a blob per directory on its path, and each message to the content
+   * module costs a round trip through the broker. If the batch is refused, for whatever reason,
+   * the blobs go again one content.store at a time, so each gets exactly the answer (or the
+   * error) it would have had alone; ENOSYS or EINVAL (a content module without batches, or not
+   * rank 0) means one at a time from then on.
+   */
+  async storeItems(items: readonly StoreItem[]): Promise<string[]> {
+    if (!this.batchOk || items.length < 2) return Promise.all(items.map((it) => this.store(it.data, it)));
+    const refs: string[] = [];
+    const todo: { ref: string; e: Entry; data: Buffer }[] = [];
+    for (const it of items) {
+      const ref = it.ref ?? blobrefHash(this.hashName, it.data);
+      refs.push(ref);
+      const known = this.entries.get(ref);
+      if (known && !known.dirty) {
+        known.lastUsed = Date.now();
+        if (it.obj && known.obj === undefined) known.obj = it.obj;
+        continue;
+      }
+      const e = this.insert(ref, it.data, true);
+      if (it.obj && e.obj === undefined) e.obj = it.obj;
+      todo.push({ ref, e, data: it.data });
+    }
+    if (todo.length === 0) return refs;
+    let ok = false;
+    try {
+      const digests = await this.h.rpc('content.store-batch', encodeBlobBatch(todo.map((t) => t.data))).getRaw();
+      const n = hashDigestSize(this.hashName);
+      ok = digests !== undefined && digests.length === n * todo.length
+        && todo.every((t, i) => digestToBlobref(this.hashName, digests.subarray(i * n, (i + 1) * n)) === t.ref);
+    } catch (err) {
+      const errnum = (err as { errnum?: unknown }).errnum;
+      if (errnum === errno.ENOSYS || errnum === errno.EINVAL) this.batchOk = false;
+    }
+    if (ok) {
+      for (const t of todo) t.e.dirty = false;
+      return refs;
+    }
+    await Promise.all(todo.map((t) => this.store(t.data, { ref: t.ref })));
+    return refs;
   }
 
   /** Expire entries unused for `maxAge` seconds (0: every clean entry). Returns how many went. */
