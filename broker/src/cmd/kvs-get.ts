@@ -124,13 +124,29 @@ export async function cmdGet(argv: string[]): Promise<void> {
     // Every watch runs at once; output interleaves as the changes come, as in flux-kvs.
     await Promise.all(o.args.map((key) => watchKey(h, o, key, flags, maxcount)));
   } else {
+    // flux-core looks keys up one at a time; we keep up to WINDOW lookups in flight and print
+    // them in order, so the output (and the first error, after the values before it) is the same.
+    const WINDOW = 512;
+    const ask = (key: string): Promise<KvsLookupResult> =>
+      lookup(h, key, at !== undefined ? { flags, atRoot: at } : { flags, namespace: opt(o, 'namespace') });
+    const inflight: Promise<KvsLookupResult>[] = [];
+    let next = 0;
+    const fill = (): void => {
+      while (next < o.args.length && inflight.length < WINDOW) {
+        const p = ask(o.args[next++]);
+        p.catch(() => {}); // awaited in order below; an error is reported there
+        inflight.push(p);
+      }
+    };
+    fill();
     for (const key of o.args) {
       let r: KvsLookupResult;
       try {
-        r = await lookup(h, key, at !== undefined ? { flags, atRoot: at } : { flags, namespace: opt(o, 'namespace') });
+        r = await inflight.shift()!;
       } catch (e) {
         dieErr(key, e);
       }
+      fill();
       await writeBytes(valueOutput(o, key, r));
     }
   }
