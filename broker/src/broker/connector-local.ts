@@ -15,6 +15,7 @@
  * connection (flux-core does the same) and leave a line in the broker's log; messages
  * it sent whole before the bad bytes are still served.
  */
+import { applySubscription, isSubscribed } from './subscriptions';
 import * as net from 'node:net';
 import * as fs from 'node:fs/promises';
 import * as fsSync from 'node:fs';
@@ -34,8 +35,6 @@ import {
   ROLE_OWNER,
   USERID_UNKNOWN,
   deriveErrorResponse,
-  deriveResponse,
-  getJson,
   typeName,
   type Message,
 } from '../common/libflux/message';
@@ -223,25 +222,7 @@ export class ConnectorLocal {
    * connector does (its replies carry userid unknown and the owner role).
    */
   private subscription(c: Conn, req: Message): void {
-    let topic: unknown;
-    try {
-      topic = getJson<{ topic?: unknown }>(req).topic;
-    } catch {
-      topic = undefined;
-    }
-    let resp: Message;
-    if (typeof topic !== 'string') {
-      resp = deriveErrorResponse(req, errno.EPROTO);
-    } else {
-      if (req.topic === 'event.subscribe') {
-        c.subscriptions.push(topic);
-        resp = deriveResponse(req);
-      } else {
-        const i = c.subscriptions.indexOf(topic);
-        if (i >= 0) c.subscriptions.splice(i, 1);
-        resp = i >= 0 ? deriveResponse(req) : deriveErrorResponse(req, errno.ENOENT);
-      }
-    }
+    const resp = applySubscription(c.subscriptions, req);
     resp.userid = USERID_UNKNOWN;
     resp.rolemask = ROLE_OWNER;
     if (!(req.flags & FLAG_NORESPONSE)) c.send(resp);
@@ -278,7 +259,7 @@ export class ConnectorLocal {
   deliverEvent(m: Message, hop: string): void {
     const topic = m.topic ?? '';
     for (const c of this.conns.values()) {
-      if (!c.subscriptions.some((p) => topic.startsWith(p))) continue;
+      if (!isSubscribed(c.subscriptions, topic)) continue;
       if (m.flags & FLAG_PRIVATE && m.userid !== this.owner && m.userid !== c.userid) continue;
       c.send({ ...m, flags: m.flags | FLAG_ROUTE, routes: [hop, ...m.routes] });
     }

@@ -54,6 +54,7 @@ const INLINE_MODULES: Record<string, () => Promise<ModuleMain>> = {
   resource: async () => (await import('../modules/resource/resource.js')).mod_main,
 };
 import { ExtraServices, checkServiceAdd } from './module-services';
+import { applySubscription, isSubscribed } from './subscriptions';
 import { HostPeer } from './module-peer';
 import type { ServiceTable } from './service';
 
@@ -272,23 +273,7 @@ export class ModuleHost {
    * local connector keeps a client's (flux-core's modules subscribe through the broker).
    */
   private subscription(mod: Loaded, req: Message): void {
-    let topic: unknown;
-    try {
-      topic = getJson<{ topic?: unknown }>(req).topic;
-    } catch {
-      topic = undefined;
-    }
-    let resp: Message;
-    if (typeof topic !== 'string') {
-      resp = deriveErrorResponse(req, errno.EPROTO);
-    } else if (req.topic === 'event.subscribe') {
-      mod.subscriptions.push(topic);
-      resp = deriveResponse(req);
-    } else {
-      const i = mod.subscriptions.indexOf(topic);
-      if (i >= 0) mod.subscriptions.splice(i, 1);
-      resp = i >= 0 ? deriveResponse(req) : deriveErrorResponse(req, errno.ENOENT);
-    }
+    const resp = applySubscription(mod.subscriptions, req);
     if (!(req.flags & FLAG_NORESPONSE)) mod.ep.post(encodeUsock(resp));
   }
 
@@ -296,7 +281,7 @@ export class ModuleHost {
   deliverEvent(m: Message): void {
     const topic = m.topic ?? '';
     for (const mod of this.mods.values()) {
-      if (mod.status >= MODULE_FINALIZING || !mod.subscriptions.some((p) => topic.startsWith(p))) continue;
+      if (mod.status >= MODULE_FINALIZING || !isSubscribed(mod.subscriptions, topic)) continue;
       mod.ep.post(encodeUsock(m));
     }
   }

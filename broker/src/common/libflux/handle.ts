@@ -276,6 +276,15 @@ export class Flux {
     return r.value;
   }
 
+  /** An attribute's value, or undefined when it is not set (or cannot be read). */
+  async getattrOptional(name: string): Promise<string | undefined> {
+    try {
+      return await this.getattr(name);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Receive events whose topic starts with `topic` ('' = all); see onEvent(). */
   async subscribe(topic: string): Promise<void> {
     await this.rpc('event.subscribe', { topic }).response();

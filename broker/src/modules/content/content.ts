@@ -504,21 +504,13 @@ class ContentCache {
   }
 }
 
-async function attrGet(ctx: ModuleContext, name: string): Promise<string | undefined> {
-  try {
-    return await ctx.h.getattr(name);
-  } catch {
-    return undefined;
-  }
-}
-
 export const mod_main: ModuleMain = async (ctx, args) => {
   const opts = parseArgs(args);
-  const hashName = (await attrGet(ctx, 'content.hash')) ?? 'sha1';
+  const hashName = (await ctx.h.getattrOptional('content.hash')) ?? 'sha1';
   if (!isHashName(hashName)) throw new FluxError(errno.EINVAL, `${hashName}: unknown hash type`);
   await ctx.h.rpc('attr.set', { name: 'content.hash', value: hashName }).response();
   const cache = new ContentCache(ctx, hashName, opts);
-  if (ctx.rank === 0) cache.setBackingName(await attrGet(ctx, 'content.backing-module'));
+  if (ctx.rank === 0) cache.setBackingName(await ctx.h.getattrOptional('content.backing-module'));
 
   ctx.serve('content.load', (r) => cache.load(r));
   ctx.serve('content.store', (r) => cache.store(r));

@@ -559,19 +559,11 @@ function guestAuthorize(ops: unknown[]): void {
   }
 }
 
-async function attrGet(ctx: ModuleContext, name: string): Promise<string | undefined> {
-  try {
-    return await ctx.h.getattr(name);
-  } catch {
-    return undefined;
-  }
-}
-
 export const mod_main: ModuleMain = async (ctx, args) => {
   const opts = parseArgs(args);
-  const hashName = await attrGet(ctx, 'content.hash');
+  const hashName = await ctx.h.getattrOptional('content.hash');
   if (!hashName || !isHashName(hashName)) throw new FluxError(errno.EINVAL, 'getattr content.hash: content module not loaded?');
-  const owner = Number((await attrGet(ctx, 'security.owner')) ?? process.getuid?.() ?? 0);
+  const owner = Number((await ctx.h.getattrOptional('security.owner')) ?? process.getuid?.() ?? 0);
   const cache = new KvsCache(ctx.h, hashName);
   const kvs = new Kvs(ctx, cache, hashName, opts, owner);
   if (ctx.rank === 0) await kvs.initPrimary();
