@@ -40,7 +40,6 @@ import { routeRequest, serviceOf } from './route';
 import { ServiceTable, type Responder } from './service';
 import { parseTopology, type Topology } from './topology';
 
-export { FLUX_VERSION } from '../common/libflux/version';
 import { FLUX_VERSION } from '../common/libflux/version';
 
 export interface BrokerConfig {
@@ -55,10 +54,9 @@ export interface BrokerConfig {
   configPath?: string;
   /** `flux start --test-hosts`: host names by rank. */
   hostnames?: string[];
-  /** Rank 0 only: the initial program runner is attached by main.ts. */
 }
 
-export { localUri, tbonEndpoint } from './boot-attrs';
+export { localUri } from './boot-attrs';
 
 export class Broker {
   readonly uuid = randomUUID();
