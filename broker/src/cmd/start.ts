@@ -276,6 +276,10 @@ function runInstance(spec: InstanceSpec): Promise<number> {
         const st = code ?? 128 + signalNumber(signal);
         if (rank === 0) leaderStatus = st;
         if (spec.verbose) process.stderr.write(`${PROG}: rank ${rank} exited with status ${st}\n`);
+        // Rank 0 leaves last in an orderly shutdown; if others remain (one still joining when rc1
+        // failed, a subtree cut off), nothing can shut them down cleanly any more: end them now
+        // rather than at the exit timeout, which stays as the SIGKILL backstop.
+        if (rank === 0 && alive.size > 0) killAll('SIGTERM');
         if (rank === 0 || spec.exitMode === 'any') armExitTimer();
         finish();
       });
