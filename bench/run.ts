@@ -3,7 +3,7 @@
  * our medians next to flux-core's figures (bench/flux-core.ts, from /work/shared/reference/flux-core-perf.md).
  * Raw samples go to bench/results/latest.json (gitignored).
  *
- *   node --import tsx bench/run.ts [--quick] [--only=startup,ping,activation,kvs] [--sizes=1,4,16,64]
+ *   node --import tsx bench/run.ts [--quick] [--only=startup,ping,activation,kvs,archive] [--sizes=1,4,16,64]
  *                                  [--once=256] [--rounds=N] [--windows=N] [--kvs-procs=N] [--kvs-runs=N]
  */
 import * as fs from 'node:fs';
@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { activationRows, benchActivation, type ActivationResult } from './activation';
 import * as fc from './flux-core';
 import { benchInstance, type InstanceResult, type InstanceTarget } from './instance';
+import { benchArchive, type ArchiveRaw } from './archive';
 import { benchKvs, type KvsRaw } from './kvs';
 import { deepestRank, pingRows, type PingResult } from './ping';
 import { BROKER_JS, FLUX_JS, ROOT, bundle, killAll, waitNoBrokers } from './proc';
@@ -36,7 +37,7 @@ interface Options {
   kvsRuns: number;
 }
 
-const USAGE = 'expected --quick --only=startup,ping,activation,kvs --sizes=1,4,16,64 --once=256 --rounds=N --windows=N --kvs-procs=N --kvs-runs=N';
+const USAGE = 'expected --quick --only=startup,ping,activation,kvs,archive --sizes=1,4,16,64 --once=256 --rounds=N --windows=N --kvs-procs=N --kvs-runs=N';
 
 function sizeList(v: string): number[] {
   if (v === '' || v === 'none') return [];
@@ -49,7 +50,7 @@ function sizeList(v: string): number[] {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    only: new Set(['startup', 'ping', 'activation', 'kvs']), sizes: [1, 4, 16, 64], once: [256], rounds: 5, windows: 3, kvsProcs: 250, kvsRuns: 3,
+    only: new Set(['startup', 'ping', 'activation', 'kvs', 'archive']), sizes: [1, 4, 16, 64], once: [256], rounds: 5, windows: 3, kvsProcs: 250, kvsRuns: 3,
   };
   for (const a of argv) {
     if (a === '--quick') {
@@ -98,7 +99,7 @@ async function main(): Promise<number> {
   const load0 = os.loadavg()[0];
   const rows: Row[] = [];
   const problems: string[] = [];
-  const raw: { startup?: unknown; ping?: PingResult[]; throughput?: ThroughputResult[]; rss?: RssResult[]; activation?: ActivationResult; kvs?: KvsRaw } = {};
+  const raw: { startup?: unknown; ping?: PingResult[]; throughput?: ThroughputResult[]; rss?: RssResult[]; activation?: ActivationResult; kvs?: KvsRaw; archive?: ArchiveRaw } = {};
 
   if (opts.only.has('startup')) {
     await bundle('bench/helpers/first-rpc.ts', 'first-rpc');
@@ -152,6 +153,14 @@ async function main(): Promise<number> {
     raw.kvs = res.raw;
     problems.push(...res.problems);
     rows.push(section(`6. KVS on 4 ranks (statedir in a temp dir; load average ${res.raw.load.map((x) => x.toFixed(2)).join(' -> ')})`), ...res.rows);
+  }
+
+  if (opts.only.has('archive')) {
+    log('archive: 4 ranks with a statedir; flux archive and flux exec as flux-core-perf.md §d/§f');
+    const res = await benchArchive(log);
+    raw.archive = res.raw;
+    problems.push(...res.problems);
+    rows.push(section(`7. flux archive and flux exec on 4 ranks (load average ${res.raw.load.map((x) => x.toFixed(2)).join(' -> ')})`), ...res.rows);
   }
 
   const left = await waitNoBrokers(5_000);
