@@ -16,6 +16,17 @@ import {
   type Message,
 } from '../common/libflux/message';
 
+/** A request the broker itself sends to `nodeid`, with the owner's credentials. */
+export function brokerRequest(owner: number, topic: string, payload: Record<string, unknown>, nodeid: number): Message {
+  const m = newMessage(MSGTYPE_REQUEST, topic);
+  m.flags |= FLAG_ROUTE;
+  m.aux1 = nodeid;
+  m.userid = owner;
+  m.rolemask = ROLE_OWNER | ROLE_LOCAL;
+  setJson(m, payload);
+  return m;
+}
+
 export class BrokerRpc {
   private readonly pending = new Map<number, (m: Message) => void>();
   private nextTag = 1;
@@ -23,13 +34,8 @@ export class BrokerRpc {
   constructor(private readonly owner: number, private readonly route: (m: Message) => void) {}
 
   private request(topic: string, payload: Record<string, unknown>, nodeid: number, tag: number): Message {
-    const m = newMessage(MSGTYPE_REQUEST, topic);
-    m.flags |= FLAG_ROUTE;
-    m.aux1 = nodeid;
+    const m = brokerRequest(this.owner, topic, payload, nodeid);
     m.aux2 = tag;
-    m.userid = this.owner;
-    m.rolemask = ROLE_OWNER | ROLE_LOCAL;
-    setJson(m, payload);
     return m;
   }
 

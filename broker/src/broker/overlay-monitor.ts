@@ -16,16 +16,11 @@
  * `overlay.health` answers `{rank, status, duration, children: [...]}`; a
  * streaming request gets that at once and again whenever a status changes.
  */
+import { brokerRequest } from './broker-rpc';
 import { errno, FluxError } from '../common/libflux/errno';
 import {
   FLAG_NORESPONSE,
-  FLAG_ROUTE,
   FLAG_STREAMING,
-  MSGTYPE_REQUEST,
-  ROLE_LOCAL,
-  ROLE_OWNER,
-  newMessage,
-  setJson,
   type Message,
 } from '../common/libflux/message';
 import { parseFsd } from '../common/libutil/fsd';
@@ -313,12 +308,8 @@ export class OverlayMonitor {
   }
 
   private control(topic: string, nodeid: number, payload: Record<string, unknown>): Message {
-    const m = newMessage(MSGTYPE_REQUEST, topic);
-    m.flags |= FLAG_NORESPONSE | FLAG_ROUTE;
-    m.aux1 = nodeid;
-    m.userid = this.host.owner;
-    m.rolemask = ROLE_OWNER | ROLE_LOCAL;
-    setJson(m, payload);
+    const m = brokerRequest(this.host.owner, topic, payload, nodeid);
+    m.flags |= FLAG_NORESPONSE;
     return m;
   }
 

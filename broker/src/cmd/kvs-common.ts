@@ -6,8 +6,8 @@
 import { FluxError, strerror } from '../common/libflux/errno';
 import type { Flux } from '../common/libflux/handle';
 import { rootTreeobj, type CommitResult } from '../common/libkvs/client';
-import { Optparse, type OptionSpec, type ParsedOptions } from '../common/liboptparse/optparse';
-import { Exit, errln, open, out } from './cli';
+import { Optparse, UsageError, type OptionSpec, type ParsedOptions } from '../common/liboptparse/optparse';
+import { Exit, errln, open, out, usageExit } from './cli';
 
 export const PROG = 'flux-kvs';
 
@@ -68,13 +68,10 @@ export function optparser(sub: Sub, prefix = PROG): Optparse {
 }
 
 /** A usage error with liboptparse's wording; the caller prints both lines and exits 1. */
-export class KvsUsageError extends Error {
-  constructor(readonly prog: string, readonly what: string) {
-    super(`${prog}: unrecognized option '${what}'`);
-  }
-
-  get hint(): string {
-    return `Try \`${this.prog} --help' for more information.`;
+/** A bad option, worded as flux-kvs words it (liboptparse's getopt message and hint). */
+export class KvsUsageError extends UsageError {
+  constructor(prog: string, what: string) {
+    super(`${prog}: unrecognized option '${what}'`, `Try \`${prog} --help' for more information.`);
   }
 }
 
@@ -162,7 +159,7 @@ export function parseSub(p: Optparse, argv: string[]): ParsedOptions {
   try {
     return kvsGetopt(p, argv);
   } catch (e) {
-    if (e instanceof KvsUsageError) {
+    if (e instanceof UsageError) {
       errln(e.message);
       errln(e.hint);
       throw new Exit(1);
@@ -171,11 +168,8 @@ export function parseSub(p: Optparse, argv: string[]): ParsedOptions {
   }
 }
 
-/** optparse_print_usage() + exit 1, as flux-kvs does for missing arguments. */
-export function usageExit(p: Optparse): never {
-  process.stderr.write(p.usage());
-  throw new Exit(1);
-}
+/** optparse_print_usage() + exit 1, as flux-kvs does for missing arguments (cli.ts's). */
+export { usageExit };
 
 export function opt(o: ParsedOptions, name: string): string | undefined {
   const l = o.values.get(name);
