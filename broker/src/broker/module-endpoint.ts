@@ -5,7 +5,8 @@
  * in usock framing, one per postMessage, and report how the module ended.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
+import { inThreadChannel } from './inthread-channel';
 import { run as runModuleFile } from '../module/load-main';
 import { MSGTYPE_REQUEST, FLAG_NORESPONSE, newMessage, setJson } from '../common/libflux/message';
 import { encodeUsock } from '../common/libflux/usock';
@@ -52,14 +53,14 @@ export function threadEndpoint(loader: string, init: ModuleInit): Endpoint {
 }
 
 /**
- * A module run in the broker's own thread, over a MessageChannel: for the small
+ * A module run in the broker's own thread, over an in-thread channel: for the small
  * modules this build ships and trusts (heartbeat), where a thread of its own
  * would cost about 10 MB per broker for a timer. Same messages, same lifecycle;
  * what it cannot do is be stopped while its code runs, so only our own modules
  * with no long-running work go here.
  */
 export function inlineEndpoint(init: ModuleInit, main?: () => Promise<ModuleMain>): Endpoint {
-  const { port1, port2 } = new MessageChannel();
+  const { port1, port2 } = inThreadChannel();
   let exitCb: ((e: EndpointExit) => void) | undefined;
   let exited = false;
   const finish = (code: number): void => {
