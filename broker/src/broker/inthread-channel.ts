@@ -37,7 +37,8 @@ export class InThreadPort implements PortLike {
     return this;
   }
 
-  once(ev: 'close', cb: () => void): this {
+  /** Only 'close' is ever awaited once. */
+  once(_ev: 'close', cb: () => void): this {
     const wrapped = (): void => {
       const i = this.closeCbs.indexOf(wrapped);
       if (i >= 0) this.closeCbs.splice(i, 1);
