@@ -100,14 +100,15 @@ test('RFC 42 I/O objects: UTF-8 text, base64 otherwise, eof', () => {
   assert.throws(() => ioDecode({ rank: '0', data: 'x' }), (e: unknown) => e instanceof FluxError && e.errnum === 71);
 });
 
-test('output goes out line by line; a full buffer goes out as it is', () => {
+test('output goes out in whole lines, all of a read at once; a full buffer goes out as it is', () => {
   const got: string[] = [];
   const lb = new LineBuffer((b) => got.push(b.toString()), 8);
   lb.push(Buffer.from('ab\ncd'));
   lb.push(Buffer.from('e\nf'));
   lb.push(Buffer.from('ghijklmnop'));
+  lb.push(Buffer.from('1\n2\n3\n4'));
   lb.flush();
-  assert.deepEqual(got, ['ab\n', 'cde\n', 'fghijklm', 'nop']);
+  assert.deepEqual(got, ['ab\n', 'cde\n', 'fghijklm', 'nop1\n2\n3\n', '4']);
 });
 
 test('wait statuses', () => {

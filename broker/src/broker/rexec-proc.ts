@@ -47,8 +47,10 @@ export function nodeErrno(e: unknown): { errnum: number; text: string } {
 }
 
 /**
- * flux-core reads subprocess output line by line: each complete line is one
- * record, and a line that fills the whole buffer goes out as it is.
+ * Output records cut at line ends: flux-core reads subprocess output line by line and a line that
+ * fills the whole buffer goes out as it is. We send every complete line of a read in one record
+ * (flux exec splits them again to label them): one response per line made 50 MB of output cost
+ * a million messages.
  */
 export class LineBuffer {
   private parts: Buffer[] = [];
@@ -57,28 +59,27 @@ export class LineBuffer {
   constructor(private readonly emit: (b: Buffer) => void, private readonly max = BUFSIZE) {}
 
   push(chunk: Buffer): void {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(0x0a, start);
-      if (nl < 0) break;
-      const line = chunk.subarray(start, nl + 1);
+    const nl = chunk.lastIndexOf(0x0a);
+    let rest = chunk;
+    if (nl >= 0) {
+      const lines = chunk.subarray(0, nl + 1);
       if (this.size > 0) {
-        this.parts.push(line);
+        this.parts.push(lines);
         this.emitPending();
       } else {
-        this.emit(line);
+        this.emit(lines);
       }
-      start = nl + 1;
+      rest = chunk.subarray(nl + 1);
     }
-    if (start < chunk.length) {
-      this.parts.push(chunk.subarray(start));
-      this.size += chunk.length - start;
+    if (rest.length > 0) {
+      this.parts.push(rest);
+      this.size += rest.length;
       while (this.size >= this.max) {
         const all = Buffer.concat(this.parts);
         this.emit(all.subarray(0, this.max));
-        const rest = all.subarray(this.max);
-        this.parts = rest.length ? [rest] : [];
-        this.size = rest.length;
+        const left = all.subarray(this.max);
+        this.parts = left.length ? [left] : [];
+        this.size = left.length;
       }
     }
   }

@@ -29,12 +29,15 @@ class Stdout {
     if (this.size >= 4096) void this.flush();
   }
 
+  /** Also waits for what others wrote to process.stdout directly: exiting with it queued loses it (a pipe). */
   flush(): Promise<void> {
-    if (this.buf.length === 0) return Promise.resolve();
+    if (this.buf.length === 0 && process.stdout.writableLength === 0 && process.stderr.writableLength === 0) return Promise.resolve();
     const s = this.buf.join('');
     this.buf = [];
     this.size = 0;
-    return new Promise((resolve) => process.stdout.write(s, () => resolve()));
+    const drained = [new Promise<void>((resolve) => process.stdout.write(s, () => resolve()))];
+    if (process.stderr.writableLength > 0) drained.push(new Promise<void>((resolve) => process.stderr.write('', () => resolve())));
+    return Promise.all(drained).then(() => {});
   }
 }
 
