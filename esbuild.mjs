@@ -31,6 +31,9 @@ const entries = [
   // the `flux` command line
   { entryPoints: ['broker/src/cmd/flux.ts'], outfile: 'dist/flux-main.js' },
   { entryPoints: ['broker/src/boot/flux-bin.ts'], outfile: 'dist/flux.js', banner: { js: '#!/usr/bin/env node' } },
+  // webviews: one bundle per panel, for the browser (no Node), plus its stylesheet
+  { entryPoints: ['webviews/tbon/main.ts'], outfile: 'dist/webviews/tbon.js', platform: 'browser', format: 'iife', target: 'es2022', external: [] },
+  { entryPoints: ['webviews/tbon/style.css'], outfile: 'dist/webviews/tbon.css', platform: 'browser', external: [] },
   // VS Code extension host
   { entryPoints: ['extension/src/main.ts'], outfile: 'dist/extension.js' },
   // suite that runs inside the extension host (mocha, `vscode` API)

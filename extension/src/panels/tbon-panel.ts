@@ -1,0 +1,173 @@
+/**
+ * The TBON panel (`Flux: Show TBON`): a webview drawing the overlay tree live (webviews/tbon),
+ * fed by TbonFeed over the instance's local socket. One panel at a time; it follows the
+ * instance through stop, restart and attach, and comes back after a window reload (serializer).
+ */
+import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+import { encode } from 'msgpack-lite';
+import * as vscode from 'vscode';
+import type { TbonFromView, TbonToView } from '../../../webviews/common/protocol';
+import type { InstanceManager } from '../instance/instance-manager';
+import { TbonFeed } from './tbon-feed';
+
+export const TBON_VIEW_TYPE = 'flux.tbon';
+
+export interface TbonPanelDeps {
+  extensionPath: string;
+  instance: InstanceManager;
+  log: vscode.LogOutputChannel;
+  /** Reveal a rank in the Brokers view. */
+  reveal(rank: number): void;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class TbonPanel implements vscode.Disposable {
+  private static current: TbonPanel | undefined;
+  private feed: TbonFeed | undefined;
+  private readonly subs: vscode.Disposable[] = [];
+  private ready = false;
+
+  /** Open the panel, or bring the open one forward; `rank` is shown selected. */
+  static show(deps: TbonPanelDeps, rank?: number): TbonPanel {
+    if (TbonPanel.current) {
+      TbonPanel.current.panel.reveal();
+    } else {
+      const panel = vscode.window.createWebviewPanel(TBON_VIEW_TYPE, 'Flux TBON', vscode.ViewColumn.Active, TbonPanel.options(deps));
+      TbonPanel.current = new TbonPanel(panel, deps);
+    }
+    if (rank !== undefined) TbonPanel.current.post({ type: 'select', rank });
+    return TbonPanel.current;
+  }
+
+  /** Bring a panel back after a reload of the window. */
+  static registerSerializer(deps: TbonPanelDeps): vscode.Disposable {
+    return vscode.window.registerWebviewPanelSerializer(TBON_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => {
+        panel.webview.options = TbonPanel.options(deps);
+        TbonPanel.current?.dispose();
+        TbonPanel.current = new TbonPanel(panel, deps);
+      },
+    });
+  }
+
+  private static options(deps: TbonPanelDeps): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+    return {
+      enableScripts: true,
+      retainContextWhenHidden: false,
+      localResourceRoots: [vscode.Uri.file(path.join(deps.extensionPath, 'dist', 'webviews'))],
+    };
+  }
+
+  private constructor(private readonly panel: vscode.WebviewPanel, private readonly deps: TbonPanelDeps) {
+    panel.webview.html = this.html();
+    this.subs.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((m: TbonFromView) => this.onMessage(m)),
+      deps.instance.onDidChange((s) => {
+        if (s === 'running') void this.connect();
+        else if (s === 'stopped') this.disconnect('The instance is stopped. Start or attach to one to see its TBON.');
+      }),
+    );
+  }
+
+  dispose(): void {
+    if (TbonPanel.current === this) TbonPanel.current = undefined;
+    this.feed?.stop();
+    this.feed = undefined;
+    for (const d of this.subs.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+
+  private post(m: TbonToView): void {
+    if (this.ready) void this.panel.webview.postMessage(m);
+  }
+
+  private onMessage(m: TbonFromView): void {
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        void this.connect();
+        break;
+      case 'reveal':
+        this.deps.reveal(m.rank);
+        break;
+      case 'modules': {
+        const feed = this.feed;
+        if (!feed) break;
+        feed.modules(m.rank).then(
+          (modules) => this.post({ type: 'modules', rank: m.rank, modules }),
+          (e: unknown) => this.post({ type: 'modules', rank: m.rank, modules: [], error: errorText(e) }),
+        );
+        break;
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    this.feed?.stop();
+    this.feed = undefined;
+    const uri = this.deps.instance.state === 'running' ? this.deps.instance.uri : undefined;
+    if (!this.ready) return;
+    if (!uri) {
+      this.post({ type: 'gone', reason: 'No Flux instance is running. Start or attach to one to see its TBON.' });
+      return;
+    }
+    const feed = new TbonFeed(uri, {
+      snapshot: (s) => this.post({ type: 'snapshot', data: Uint8Array.from(encode(s)) }),
+      changes: (changes) => this.post({ type: 'status', changes }),
+      gone: (reason) => this.post({ type: 'gone', reason }),
+    });
+    this.feed = feed;
+    try {
+      await feed.start();
+    } catch (e) {
+      if (this.feed !== feed) return;
+      this.deps.log.error(`TBON view: ${errorText(e)}`);
+      this.post({ type: 'gone', reason: `Cannot read the TBON: ${errorText(e)}` });
+    }
+  }
+
+  private disconnect(reason: string): void {
+    this.feed?.stop();
+    this.feed = undefined;
+    this.post({ type: 'gone', reason });
+  }
+
+  private html(): string {
+    const w = this.panel.webview;
+    const base = vscode.Uri.file(path.join(this.deps.extensionPath, 'dist', 'webviews'));
+    const script = w.asWebviewUri(vscode.Uri.joinPath(base, 'tbon.js'));
+    const style = w.asWebviewUri(vscode.Uri.joinPath(base, 'tbon.css'));
+    const nonce = crypto.randomBytes(16).toString('base64');
+    const csp = [`default-src 'none'`, `style-src ${w.cspSource}`, `script-src 'nonce-${nonce}'`, `img-src ${w.cspSource}`].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}">
+<title>Flux TBON</title>
+</head>
+<body>
+<div id="bar">
+  <span id="summary">Reading the TBON…</span>
+  <span class="legend"><span class="online">online</span><span class="degraded">subtree degraded</span><span class="lost">lost</span><span class="offline">offline</span></span>
+  <button id="fit" title="Fit the tree (0)">Fit</button>
+</div>
+<div id="message" hidden></div>
+<svg id="canvas" tabindex="0" role="img" aria-label="TBON" aria-describedby="help">
+  <g id="viewport"><path id="links"></path><g id="nodes"></g></g>
+</svg>
+<div id="help" class="sr-only">Arrow keys move between ranks, Enter reveals the rank in the Brokers view, plus and minus zoom, 0 fits.</div>
+<div id="live" class="sr-only" aria-live="polite"></div>
+<div id="tip" hidden></div>
+<script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+  }
+}

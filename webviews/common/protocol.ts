@@ -1,0 +1,65 @@
+/**
+ * Messages between the extension's panels and their webviews (types only: both sides import
+ * this file, neither pulls code from the other). Bulk snapshots travel msgpack-encoded
+ * (a Uint8Array), small updates as plain objects.
+ */
+
+/** A rank as the TBON view shows it: its own state, and what its parent says of its subtree. */
+export type RankState = 'online' | 'lost' | 'offline' | 'unknown';
+
+/** flux-core's overlay.health status of a subtree: full, partial (some offline), degraded (some lost), lost, offline. */
+export type SubtreeStatus = 'full' | 'partial' | 'degraded' | 'lost' | 'offline' | 'unknown';
+
+/** The whole tree at once (msgpack-encoded in `TbonToView.snapshot.data`). */
+export interface TbonSnapshot {
+  /** `parents[r]` is rank r's TBON parent, -1 for rank 0. */
+  parents: number[];
+  /** Host name of each rank (from the `hostlist` attribute), '' when unknown. */
+  hosts: string[];
+  /** Subtree status of each rank (see SubtreeStatus). */
+  status: SubtreeStatus[];
+  /** The instance's URI, for the title. */
+  uri: string;
+}
+
+export interface StatusChange {
+  rank: number;
+  status: SubtreeStatus;
+}
+
+export type TbonToView =
+  | { type: 'snapshot'; data: Uint8Array }
+  | { type: 'status'; changes: StatusChange[] }
+  /** The instance went away (stopped, or its connection was lost). */
+  | { type: 'gone'; reason: string }
+  | { type: 'modules'; rank: number; modules: string[]; error?: string }
+  /** Reveal and highlight one rank (asked by the Brokers view). */
+  | { type: 'select'; rank: number };
+
+export type TbonFromView =
+  | { type: 'ready' }
+  | { type: 'reveal'; rank: number }
+  | { type: 'modules'; rank: number };
+
+/** What the webview keeps across a reload (vscode.setState). */
+export interface TbonViewState {
+  scale: number;
+  tx: number;
+  ty: number;
+  selected?: number;
+}
+
+export function rankStateOf(s: SubtreeStatus): RankState {
+  switch (s) {
+    case 'full':
+    case 'partial':
+    case 'degraded':
+      return 'online';
+    case 'lost':
+      return 'lost';
+    case 'offline':
+      return 'offline';
+    default:
+      return 'unknown';
+  }
+}
