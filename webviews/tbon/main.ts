@@ -23,6 +23,7 @@ const SVG = 'http://www.w3.org/2000/svg';
 const svg = document.getElementById('canvas') as unknown as SVGSVGElement;
 const viewport = document.getElementById('viewport') as unknown as SVGGElement;
 const linksEl = document.getElementById('links') as unknown as SVGPathElement;
+const leafLinksEl = document.getElementById('leaf-links') as unknown as SVGPathElement;
 const nodesEl = document.getElementById('nodes') as unknown as SVGGElement;
 const summaryEl = document.getElementById('summary') as HTMLElement;
 const tipEl = document.getElementById('tip') as HTMLElement;
@@ -52,6 +53,17 @@ function applyView(): void {
   // Rank numbers only once they have room to be read.
   const roomy = layout !== undefined && layout.spacing * view.scale >= 18;
   svg.classList.toggle('labels', roomy);
+  if (layout) {
+    // Zoomed out over a big tree a rank would shrink below a pixel: keep dots visible, and ranks
+    // that are down larger still, so one lost rank among a thousand stands out.
+    const base = layout.spacing * 0.34;
+    const r = Math.max(base, Math.min(2.2 / view.scale, layout.spacing * 0.48));
+    nodesEl.style.setProperty('--r', `${r.toFixed(2)}px`);
+    nodesEl.style.setProperty('--r-down', `${Math.max(base * 1.15, 6 / view.scale).toFixed(2)}px`);
+    // Below a few pixels apart the outlines would hide the dots, and the links to the leaves
+    // would grey out the whole disc: a ring of colour reads better until one zooms in.
+    svg.classList.toggle('far', layout.spacing * view.scale < 6);
+  }
 }
 
 function fit(): void {
@@ -92,16 +104,20 @@ function render(): void {
     if (p >= 0) children[p].push(r);
   });
   let d = '';
+  let leafD = '';
   for (let r = 0; r < parents.length; r++) {
     const p = parents[r];
-    if (p >= 0) d += `M${layout.x[p].toFixed(1)},${layout.y[p].toFixed(1)}L${layout.x[r].toFixed(1)},${layout.y[r].toFixed(1)}`;
+    if (p < 0) continue;
+    const seg = `M${layout.x[p].toFixed(1)},${layout.y[p].toFixed(1)}L${layout.x[r].toFixed(1)},${layout.y[r].toFixed(1)}`;
+    if (children[r].length > 0) d += seg;
+    else leafD += seg;
   }
   linksEl.setAttribute('d', d);
+  leafLinksEl.setAttribute('d', leafD);
   const frag = document.createDocumentFragment();
-  const radius = layout.mode === 'radial' ? layout.spacing * 0.32 : layout.spacing * 0.36;
   nodeEls = parents.map((_, r) => {
     const g = el('g', { transform: `translate(${layout!.x[r].toFixed(1)},${layout!.y[r].toFixed(1)})`, 'data-rank': r });
-    g.appendChild(el('circle', { r: radius }));
+    g.appendChild(el('circle', {}));
     const t = el('text', { 'text-anchor': 'middle', dy: '0.35em' });
     t.textContent = String(r);
     g.appendChild(t);
@@ -109,6 +125,7 @@ function render(): void {
     return g;
   });
   nodesEl.replaceChildren(frag);
+  svg.classList.toggle('radial', layout.mode === 'radial');
   for (let r = 0; r < parents.length; r++) paint(r);
   summarize();
   messageEl.hidden = true;

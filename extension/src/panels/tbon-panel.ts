@@ -161,7 +161,7 @@ export class TbonPanel implements vscode.Disposable {
 </div>
 <div id="message" hidden></div>
 <svg id="canvas" tabindex="0" role="img" aria-label="TBON" aria-describedby="help">
-  <g id="viewport"><path id="links"></path><g id="nodes"></g></g>
+  <g id="viewport"><path id="links"></path><path id="leaf-links"></path><g id="nodes"></g></g>
 </svg>
 <div id="help" class="sr-only">Arrow keys move between ranks, Enter reveals the rank in the Brokers view, plus and minus zoom, 0 fits.</div>
 <div id="live" class="sr-only" aria-live="polite"></div>
