@@ -3,7 +3,7 @@
  * our medians next to flux-core's figures (bench/flux-core.ts, from /work/shared/reference/flux-core-perf.md).
  * Raw samples go to bench/results/latest.json (gitignored).
  *
- *   node --import tsx bench/run.ts [--quick] [--only=startup,ping,activation,kvs,archive] [--sizes=1,4,16,64]
+ *   node --import tsx bench/run.ts [--quick] [--only=startup,ping,activation,kvs,archive,tbon] [--sizes=1,4,16,64]
  *                                  [--once=256] [--rounds=N] [--windows=N] [--kvs-procs=N] [--kvs-runs=N]
  */
 import * as fs from 'node:fs';
@@ -14,6 +14,7 @@ import * as fc from './flux-core';
 import { benchInstance, type InstanceResult, type InstanceTarget } from './instance';
 import { benchArchive, type ArchiveRaw } from './archive';
 import { benchKvs, type KvsRaw } from './kvs';
+import { benchTbon, tbonRows, type TbonResult } from './tbon';
 import { deepestRank, pingRows, type PingResult } from './ping';
 import { BROKER_JS, FLUX_JS, ROOT, bundle, killAll, waitNoBrokers } from './proc';
 import { rssRows, type RssResult } from './rss';
@@ -37,7 +38,7 @@ interface Options {
   kvsRuns: number;
 }
 
-const USAGE = 'expected --quick --only=startup,ping,activation,kvs,archive --sizes=1,4,16,64 --once=256 --rounds=N --windows=N --kvs-procs=N --kvs-runs=N';
+const USAGE = 'expected --quick --only=startup,ping,activation,kvs,archive,tbon --sizes=1,4,16,64 --once=256 --rounds=N --windows=N --kvs-procs=N --kvs-runs=N';
 
 function sizeList(v: string): number[] {
   if (v === '' || v === 'none') return [];
@@ -50,7 +51,7 @@ function sizeList(v: string): number[] {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    only: new Set(['startup', 'ping', 'activation', 'kvs', 'archive']), sizes: [1, 4, 16, 64], once: [256], rounds: 5, windows: 3, kvsProcs: 250, kvsRuns: 3,
+    only: new Set(['startup', 'ping', 'activation', 'kvs', 'archive', 'tbon']), sizes: [1, 4, 16, 64], once: [256], rounds: 5, windows: 3, kvsProcs: 250, kvsRuns: 3,
   };
   for (const a of argv) {
     if (a === '--quick') {
@@ -99,7 +100,7 @@ async function main(): Promise<number> {
   const load0 = os.loadavg()[0];
   const rows: Row[] = [];
   const problems: string[] = [];
-  const raw: { startup?: unknown; ping?: PingResult[]; throughput?: ThroughputResult[]; rss?: RssResult[]; activation?: ActivationResult; kvs?: KvsRaw; archive?: ArchiveRaw } = {};
+  const raw: { startup?: unknown; ping?: PingResult[]; throughput?: ThroughputResult[]; rss?: RssResult[]; activation?: ActivationResult; kvs?: KvsRaw; archive?: ArchiveRaw; tbon?: TbonResult } = {};
 
   if (opts.only.has('startup')) {
     await bundle('bench/helpers/first-rpc.ts', 'first-rpc');
@@ -161,6 +162,13 @@ async function main(): Promise<number> {
     raw.archive = res.raw;
     problems.push(...res.problems);
     rows.push(section(`7. flux archive and flux exec on 4 ranks (load average ${res.raw.load.map((x) => x.toFixed(2)).join(' -> ')})`), ...res.rows);
+  }
+
+  if (opts.only.has('tbon')) {
+    log('tbon: the TBON panel\'s webview in chromium, first paint of kary:32 trees');
+    const res = await benchTbon([4, 64, 1024], opts.rounds, log);
+    raw.tbon = res;
+    rows.push(section('8. TBON panel (webview bundle in chromium)'), ...tbonRows(res));
   }
 
   const left = await waitNoBrokers(5_000);
