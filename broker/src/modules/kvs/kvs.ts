@@ -31,251 +31,58 @@
  * (EPERM otherwise), and they may commit only values and empty directories, as flux-core.
  */
 import { errno, FluxError } from '../../common/libflux/errno';
-import { Flux } from '../../common/libflux/handle';
 import {
   FLAG_NORESPONSE,
   FLAG_PRIVATE,
   FLAG_ROUTE,
   MSGTYPE_EVENT,
-  NODEID_UPSTREAM,
   ROLE_OWNER,
-  ROLE_USER,
-  getJson,
   newMessage,
   setJson,
   type Message,
 } from '../../common/libflux/message';
 import { isHashName, type HashName } from '../../common/libcontent/blobref';
-import { parseCheckpoint } from '../../common/libkvs/checkpoint';
-import { CommitManager, emptyDir, type CommitResult } from '../../common/libkvs/commit';
+import { CommitManager, type CommitResult } from '../../common/libkvs/commit';
 import { lookup } from '../../common/libkvs/lookup';
 import * as treeobj from '../../common/libkvs/treeobj';
-import { parseFsd } from '../../common/libutil/fsd';
 import type { Responder } from '../../broker/service';
 import type { ModuleContext, ModuleMain } from '../../module/runtime';
+import { guestAuthorize } from './access';
 import { KvsCache } from './cache';
+import { Roots, type Root } from './roots';
+import { Checkpoints, errnumOf } from './checkpoint';
+import { parseArgs, type Options } from './options';
 
 const PRIMARY = 'primary';
 /** Cache entries unused this long are expired (flux-core's max_lastuse_age). */
 const MAX_LASTUSE_AGE = 10;
 const EXPIRE_PERIOD_MS = 10_000;
-const DEFAULT_CHECKPOINT_PERIOD = 30;
-
-interface VersionWaiter {
-  seq: number;
-  r: Responder;
-}
-
-interface Root {
-  ns: string;
-  owner: number;
-  flags: number;
-  ref: string;
-  seq: number;
-  removed: boolean;
-  waiters: VersionWaiter[];
-  /** Rank 0: the transaction queue. */
-  mgr?: CommitManager;
-  /** Followers: this rank's commits waiting for their setroot/error event, by name. */
-  pending: Map<string, Responder>;
-  /** Rank 0: highest rootseq whose setroot event went out (merged transactions share one). */
-  published: number;
-}
-
-interface Options {
-  merge: boolean;
-  checkpointPeriod: number;
-}
-
-function parseArgs(args: string[]): Options {
-  const o: Options = { merge: true, checkpointPeriod: DEFAULT_CHECKPOINT_PERIOD };
-  for (const a of args) {
-    if (a.startsWith('transaction-merge=')) {
-      const v = a.slice(18);
-      if (!/^[0-9]+$/.test(v)) throw new FluxError(errno.EINVAL);
-      o.merge = Number(v) !== 0;
-    } else if (a.startsWith('checkpoint-period=')) {
-      try {
-        o.checkpointPeriod = parseFsd(a.slice(18));
-      } catch {
-        throw new FluxError(errno.EINVAL, `invalid checkpoint-period: ${a.slice(18)}`);
-      }
-    } else {
-      throw new FluxError(errno.EINVAL, `Unknown option \`${a}'`);
-    }
-  }
-  return o;
-}
-
-function errnumOf(e: unknown): number {
-  const n = (e as { errnum?: unknown } | null)?.errnum;
-  return typeof n === 'number' && n > 0 ? n : errno.EIO;
-}
 
 /** The sender's identity: the oldest hop of the request's route. */
 function sender(m: Message): string {
   return m.routes.length > 0 ? m.routes[m.routes.length - 1] : '';
 }
 
-function isObj(o: unknown): o is Record<string, unknown> {
-  return typeof o === 'object' && o !== null && !Array.isArray(o);
-}
-
 class Kvs {
-  private readonly roots = new Map<string, Root>();
-  /** Followers: namespaces being fetched from the parent. */
-  private readonly fetching = new Map<string, Promise<Root>>();
+  private readonly roots: Roots;
   private seq = 0;
-  private lastCheckpointSeq = -1;
-  private checkpointing: Promise<unknown> = Promise.resolve();
-  /** Followers: the module's own handle, once it listens for setroot events. */
-  private eventHandle: Promise<Flux> | undefined;
+  private readonly checkpoints: Checkpoints;
 
   constructor(
     private readonly ctx: ModuleContext,
     readonly cache: KvsCache,
     private readonly hashName: HashName,
-    private readonly opts: Options,
+    opts: Options,
     private readonly instanceOwner: number,
-  ) {}
+  ) {
+    this.checkpoints = new Checkpoints(ctx);
+    this.roots = new Roots(ctx, (ns, rootref, rootseq) => (ctx.rank === 0 ? new CommitManager(cache, {
+      rootref, rootseq, hashName, namespace: ns, merge: opts.merge, sync: (r, s) => this.checkpoint(r, s),
+    }) : undefined));
+  }
 
   private get rank(): number {
     return this.ctx.rank;
-  }
-
-  // ---- roots ---------------------------------------------------------------------------------
-
-  private newRoot(ns: string, owner: number, flags: number, ref: string, seq: number): Root {
-    const root: Root = { ns, owner, flags, ref, seq, removed: false, waiters: [], pending: new Map(), published: seq };
-    if (this.rank === 0) {
-      root.mgr = new CommitManager(this.cache, {
-        rootref: ref,
-        rootseq: seq,
-        hashName: this.hashName,
-        namespace: ns,
-        merge: this.opts.merge,
-        sync: (r, s) => this.checkpoint(r, s),
-      });
-    }
-    this.roots.set(ns, root);
-    return root;
-  }
-
-  private setroot(root: Root, ref: string, seq: number): void {
-    if (seq !== 0 && seq <= root.seq) return;
-    root.ref = ref;
-    root.seq = seq;
-    const ready = root.waiters.filter((w) => w.seq <= seq);
-    root.waiters = root.waiters.filter((w) => w.seq > seq);
-    for (const w of ready) w.r.respond({ rootseq: root.seq, rootref: root.ref });
-  }
-
-  private checkUser(root: Root, m: Message): void {
-    if (m.rolemask & ROLE_OWNER) return;
-    if ((m.rolemask & ROLE_USER) && m.userid === root.owner) return;
-    throw new FluxError(errno.EPERM);
-  }
-
-  /** The namespace's root, fetched from the parent on first use (followers); ENOTSUP if unknown. */
-  async getroot(ns: string, m: Message | undefined): Promise<Root> {
-    let root = this.roots.get(ns);
-    if (!root || root.removed) {
-      if (this.rank === 0) throw new FluxError(errno.ENOTSUP);
-      let p = this.fetching.get(ns);
-      if (!p) {
-        p = this.fetchRoot(ns).finally(() => this.fetching.delete(ns));
-        this.fetching.set(ns, p);
-      }
-      root = await p;
-    }
-    if (m) this.checkUser(root, m);
-    return root;
-  }
-
-  private events(): Promise<Flux> {
-    if (!this.eventHandle) {
-      this.ctx.h.onEvent((m) => this.onEvent(m));
-      this.eventHandle = Promise.resolve(this.ctx.h);
-    }
-    return this.eventHandle;
-  }
-
-  /** Subscriptions end with the module (the broker forgets them); nothing else to close. */
-  async closeEvents(): Promise<void> {}
-
-  private async fetchRoot(ns: string): Promise<Root> {
-    // Subscribe first: a setroot published after the parent answers cannot be missed.
-    const topic = `kvs.namespace-${ns}`;
-    const evh = await this.events();
-    await evh.subscribe(topic);
-    try {
-      const r = await this.ctx.h.rpc('kvs.getroot', { namespace: ns }, { nodeid: NODEID_UPSTREAM })
-        .get<{ owner: number; rootseq: number; rootref: string; flags: number }>();
-      const existing = this.roots.get(ns);
-      if (existing && !existing.removed) {
-        this.setroot(existing, r.rootref, r.rootseq);
-        return existing;
-      }
-      return this.newRoot(ns, r.owner, r.flags, r.rootref, r.rootseq);
-    } catch (e) {
-      await evh.unsubscribe(topic).catch(() => undefined);
-      throw e;
-    }
-  }
-
-  // ---- events (followers) --------------------------------------------------------------------
-
-  onEvent(m: Message): void {
-    const topic = m.topic ?? '';
-    if (!topic.startsWith('kvs.namespace-')) return;
-    let o: Record<string, unknown>;
-    try {
-      o = getJson(m);
-    } catch {
-      return;
-    }
-    const ns = o.namespace;
-    if (typeof ns !== 'string' || !topic.startsWith(`kvs.namespace-${ns}-`)) return;
-    const root = this.roots.get(ns);
-    if (!root) return;
-    const kind = topic.slice(`kvs.namespace-${ns}-`.length);
-    const names = Array.isArray(o.names) ? o.names.filter((n): n is string => typeof n === 'string') : [];
-    if (kind === 'setroot') {
-      if (typeof o.rootref !== 'string' || !Number.isInteger(o.rootseq)) return;
-      if (root.removed) {
-        this.finalize(root, names, errno.ENOTSUP);
-        return;
-      }
-      // Adopt the root before answering, so the committer's next lookup here sees its write.
-      this.setroot(root, o.rootref, o.rootseq as number);
-      this.finalize(root, names, 0);
-    } else if (kind === 'error') {
-      this.finalize(root, names, typeof o.errnum === 'number' ? o.errnum : errno.EIO);
-    } else if (kind === 'removed') {
-      this.startRemove(root);
-    }
-  }
-
-  private finalize(root: Root, names: string[], errnum: number): void {
-    for (const name of names) {
-      const r = root.pending.get(name);
-      if (!r) continue;
-      root.pending.delete(name);
-      if (errnum) r.respondError(errnum);
-      else r.respond({ rootref: root.ref, rootseq: root.seq });
-    }
-  }
-
-  private startRemove(root: Root): void {
-    if (root.removed) return;
-    root.removed = true;
-    for (const w of root.waiters.splice(0)) w.r.respondError(errno.ENOTSUP);
-    for (const r of root.pending.values()) r.respondError(errno.ENOTSUP);
-    root.pending.clear();
-    this.roots.delete(root.ns);
-    if (this.rank !== 0 && this.eventHandle) {
-      void this.eventHandle.then((h) => h.unsubscribe(`kvs.namespace-${root.ns}`)).catch(() => undefined);
-    }
   }
 
   // ---- events (rank 0) -----------------------------------------------------------------------
@@ -288,7 +95,7 @@ class Kvs {
   }
 
   private published(root: Root, res: CommitResult): void {
-    if (res.rootseq > root.seq) this.setroot(root, res.rootref, res.rootseq);
+    if (res.rootseq > root.seq) this.roots.setroot(root, res.rootref, res.rootseq);
     if (res.rootseq <= root.published) return;
     root.published = res.rootseq;
     if (res.names.length > 1) this.ctx.log('debug', `aggregated ${res.names.length} transactions`);
@@ -319,7 +126,7 @@ class Kvs {
     }
     if (!(r.msg.rolemask & ROLE_OWNER)) guestAuthorize(req.ops);
     const flags = req.flags as number;
-    const root = await this.getroot(req.namespace, r.msg);
+    const root = await this.roots.get(req.namespace, r.msg);
     const name = `transaction_req.${this.rank}.${this.seq++}`;
     if (this.rank === 0) {
       const res = await this.submit(root, name, req.ops, flags);
@@ -338,7 +145,7 @@ class Kvs {
       this.ctx.log('err', 'relaycommit: malformed request');
       return;
     }
-    const root = this.roots.get(req.namespace);
+    const root = this.roots.map.get(req.namespace);
     if (!root || root.removed || this.rank !== 0) {
       this.publish(`kvs.namespace-${req.namespace}-error`, { namespace: req.namespace, names: [req.name], errnum: errno.ENOTSUP });
       return;
@@ -358,7 +165,7 @@ class Kvs {
       if (!treeobj.isTreeObj(req.rootdir) || req.rootdir.type !== 'dirref' || req.rootdir.data.length !== 1) throw new FluxError(errno.EINVAL);
       rootref = req.rootdir.data[0];
     } else {
-      const root = await this.getroot(ns, r.msg);
+      const root = await this.roots.get(ns, r.msg);
       rootref = root.ref;
     }
     let key = req.key;
@@ -370,7 +177,7 @@ class Kvs {
         return;
       }
       // A symlink into another namespace: go on there, with that namespace's access check.
-      const root = await this.getroot(res.redirect.namespace, r.msg);
+      const root = await this.roots.get(res.redirect.namespace, r.msg);
       ns = root.ns;
       rootref = root.ref;
       key = res.redirect.key;
@@ -381,14 +188,14 @@ class Kvs {
   async getrootRequest(r: Responder): Promise<void> {
     const { namespace } = r.json<{ namespace?: unknown }>();
     if (typeof namespace !== 'string') throw new FluxError(errno.EPROTO);
-    const root = await this.getroot(namespace, r.msg);
+    const root = await this.roots.get(namespace, r.msg);
     r.respond({ owner: root.owner, rootseq: root.seq, rootref: root.ref, flags: root.flags, namespace: root.ns });
   }
 
   async waitVersion(r: Responder): Promise<void> {
     const req = r.json<{ rootseq?: unknown; namespace?: unknown }>();
     if (!Number.isInteger(req.rootseq) || typeof req.namespace !== 'string') throw new FluxError(errno.EPROTO);
-    const root = await this.getroot(req.namespace, r.msg);
+    const root = await this.roots.get(req.namespace, r.msg);
     if (root.seq < (req.rootseq as number)) {
       root.waiters.push({ seq: req.rootseq as number, r });
       return;
@@ -411,10 +218,10 @@ class Kvs {
     if (typeof req.namespace !== 'string' || typeof req.rootref !== 'string' || !Number.isInteger(req.owner) || !Number.isInteger(req.flags)) {
       throw new FluxError(errno.EPROTO);
     }
-    if (this.roots.has(req.namespace)) throw new FluxError(errno.EEXIST);
+    if (this.roots.map.has(req.namespace)) throw new FluxError(errno.EEXIST);
     treeobj.createDirref(req.rootref); // EINVAL unless a blobref
     const owner = (req.owner as number) === -1 || (req.owner as number) === 0xffffffff ? this.instanceOwner : (req.owner as number);
-    const root = this.newRoot(req.namespace, owner, req.flags as number, req.rootref, 0);
+    const root = this.roots.create(req.namespace, owner, req.flags as number, req.rootref, 0);
     this.publish(`kvs.namespace-${root.ns}-created`, { namespace: root.ns, rootseq: root.seq, rootref: root.ref, owner: root.owner });
     r.respond({});
   }
@@ -425,10 +232,10 @@ class Kvs {
     const { namespace } = r.json<{ namespace?: unknown }>();
     if (typeof namespace !== 'string') throw new FluxError(errno.EPROTO);
     if (namespace.toLowerCase() === PRIMARY) throw new FluxError(errno.ENOTSUP);
-    const root = this.roots.get(namespace);
+    const root = this.roots.map.get(namespace);
     if (root && !root.removed) {
       this.publish(`kvs.namespace-${namespace}-removed`, { namespace });
-      this.startRemove(root);
+      this.roots.remove(root);
     }
     r.respond({});
   }
@@ -436,14 +243,14 @@ class Kvs {
   async namespaceList(r: Responder): Promise<void> {
     if (!(r.msg.rolemask & ROLE_OWNER)) throw new FluxError(errno.EPERM);
     if (await this.forward(r)) return;
-    const namespaces = [...this.roots.values()].filter((x) => !x.removed)
+    const namespaces = [...this.roots.map.values()].filter((x) => !x.removed)
       .map((x) => ({ namespace: x.ns, owner: x.owner, flags: x.flags }));
     r.respond({ namespaces });
   }
 
   disconnect(r: Responder): void {
     const who = sender(r.msg);
-    for (const root of this.roots.values()) root.waiters = root.waiters.filter((w) => sender(w.r.msg) !== who);
+    for (const root of this.roots.map.values()) root.waiters = root.waiters.filter((w) => sender(w.r.msg) !== who);
   }
 
   dropcache(r?: Responder): void {
@@ -454,13 +261,13 @@ class Kvs {
   }
 
   expire(): void {
-    for (const root of this.roots.values()) this.cache.touch(root.ref);
+    for (const root of this.roots.map.values()) this.cache.touch(root.ref);
     this.cache.expire(MAX_LASTUSE_AGE);
   }
 
   stats(): Record<string, unknown> {
     const namespace: Record<string, unknown> = {};
-    for (const root of this.roots.values()) {
+    for (const root of this.roots.map.values()) {
       namespace[root.ns] = {
         '#versionwaiters': root.waiters.length,
         '#no-op stores': 0,
@@ -470,68 +277,35 @@ class Kvs {
       };
     }
     let pending = 0;
-    for (const root of this.roots.values()) pending += root.waiters.length + root.pending.size;
+    for (const root of this.roots.map.values()) pending += root.waiters.length + root.pending.size;
     return { cache: this.cache.stats(), namespace, pending_requests: pending };
   }
 
   // ---- checkpoints (rank 0) ------------------------------------------------------------------
 
-  /** Make every blob durable, then record (rootref, rootseq) in the backing store. Serialized. */
+  /** Record (rootref, rootseq) as the newest checkpoint (after making every blob durable). */
   checkpoint(rootref: string, rootseq: number): Promise<void> {
-    const run = async (): Promise<void> => {
-      // A periodic checkpoint of an older root queued behind a SYNC one must not become the newest.
-      if (rootseq < this.lastCheckpointSeq) return;
-      await this.ctx.h.rpc('content.flush', {}).response();
-      // Plain JSON on the wire (kvs_checkpoint_commit()'s object); content-sqlite keeps the timestamp a real.
-      const value = { version: 1, rootref, sequence: rootseq, timestamp: Date.now() / 1000 };
-      await this.ctx.h.rpc('content.checkpoint-put', { value }).response();
-      this.lastCheckpointSeq = Math.max(this.lastCheckpointSeq, rootseq);
-    };
-    const p = this.checkpointing.then(run, run);
-    this.checkpointing = p.catch(() => undefined);
-    return p;
+    return this.checkpoints.take(rootref, rootseq);
   }
 
   /** Checkpoint the primary root if it changed since the last checkpoint. */
   async checkpointPrimary(force = false): Promise<{ rootref: string; rootseq: number } | undefined> {
-    const root = this.roots.get(PRIMARY);
+    const root = this.roots.map.get(PRIMARY);
     if (!root) return undefined;
-    if (!force && root.seq === this.lastCheckpointSeq) return undefined;
+    if (!force && root.seq === this.checkpoints.lastSeq) return undefined;
     await this.checkpoint(root.ref, root.seq);
     return { rootref: root.ref, rootseq: root.seq };
   }
 
-  /** Rank 0 at load: store the empty directory, restore the newest checkpoint if any. */
+  /** Rank 0 at load: the primary namespace, at its last checkpoint if there is one. */
   async initPrimary(): Promise<void> {
-    const empty = emptyDir(this.hashName);
-    const stored = await this.cache.store(empty.data);
-    if (stored !== empty.blobref) throw new FluxError(errno.EPROTO, `hash mismatch kvs=${empty.blobref} content=${stored}`);
-    let ref = empty.blobref;
-    let seq = 0;
-    try {
-      const { value } = await this.ctx.h.rpc('content.checkpoint-get', {}).get<{ value?: unknown }>();
-      const cp = parseCheckpoint(value);
-      // The root must be readable before it is adopted; a checkpoint naming a lost blob is refused loudly.
-      const rootObj = treeobj.decode(await this.cache.load(cp.rootref));
-      if (rootObj.type !== 'dir') throw new FluxError(errno.EINVAL, `checkpoint root ${cp.rootref} is not a directory`);
-      ref = cp.rootref;
-      seq = cp.sequence;
-      this.lastCheckpointSeq = seq;
-      const date = cp.timestamp > 0 ? new Date(cp.timestamp * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : 'N/A';
-      this.ctx.log('info', `restored KVS from checkpoint on ${date}`);
-    } catch (e) {
-      const n = errnumOf(e);
-      // No backing store (ENOSYS) or no checkpoint yet (ENOENT): a fresh, empty KVS.
-      if (n !== errno.ENOSYS && n !== errno.ENOENT) {
-        this.ctx.log('err', `restoring KVS checkpoint: ${e instanceof Error ? e.message : String(e)}; starting with an empty KVS`);
-      }
-    }
-    this.newRoot(PRIMARY, this.instanceOwner, 0, ref, seq);
+    const { ref, seq } = await this.checkpoints.restore(this.cache, this.hashName);
+    this.roots.create(PRIMARY, this.instanceOwner, 0, ref, seq);
   }
 
   /** Unload: fail what can no longer be answered. */
   failPending(): void {
-    for (const root of this.roots.values()) {
+    for (const root of this.roots.map.values()) {
       for (const w of root.waiters.splice(0)) {
         this.ctx.log('err', "failing pending 'kvs.wait-version' request");
         w.r.respondError(errno.ENOSYS);
@@ -542,20 +316,6 @@ class Kvs {
       }
       root.pending.clear();
     }
-  }
-}
-
-/** Guests may commit only values, unlinks and empty directories (flux-core's guest_commit_authorize). */
-function guestAuthorize(ops: unknown[]): void {
-  for (const op of ops) {
-    if (!isObj(op) || !('dirent' in op)) throw new FluxError(errno.EPROTO, 'could not decode commit operation');
-    const d = op.dirent;
-    if (d === null) continue;
-    const type = treeobj.typeOf(d);
-    if (type === 'val') continue;
-    if (type === 'dir' && treeobj.getCount(d as treeobj.TreeObj) === 0) continue;
-    const nonEmpty = type === 'dir' ? 'non-empty ' : '';
-    throw new FluxError(errno.EPERM, `guests may not commit ${nonEmpty}${type ?? '???'} objects`);
   }
 }
 
@@ -604,7 +364,6 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     clearInterval(expireTimer);
     if (cpTimer) clearInterval(cpTimer);
     kvs.failPending();
-    await kvs.closeEvents();
     if (ctx.rank !== 0) return;
     try {
       await kvs.checkpointPrimary(true);
