@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyOps, CommitManager, emptyDir, type ContentStore } from '../../broker/src/common/libkvs/commit';
+import { applyOps, emptyDir, type ContentStore } from '../../broker/src/common/libkvs/commit';
+import { CommitManager } from '../../broker/src/common/libkvs/commit-manager';
 import { lookup } from '../../broker/src/common/libkvs/lookup';
 import { KvsTxn, FLUX_KVS_NO_MERGE, FLUX_KVS_SYNC } from '../../broker/src/common/libkvs/txn';
 import * as treeobj from '../../broker/src/common/libkvs/treeobj';

@@ -42,7 +42,7 @@ import {
   type Message,
 } from '../../common/libflux/message';
 import { isHashName, type HashName } from '../../common/libcontent/blobref';
-import { CommitManager, type CommitResult } from '../../common/libkvs/commit';
+import { CommitManager, type CommitResult } from '../../common/libkvs/commit-manager';
 import { lookup } from '../../common/libkvs/lookup';
 import * as treeobj from '../../common/libkvs/treeobj';
 import type { Responder } from '../../broker/service';

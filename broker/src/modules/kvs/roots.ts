@@ -8,7 +8,7 @@
  */
 import { errno, FluxError } from '../../common/libflux/errno';
 import { NODEID_UPSTREAM, getJson, type Message } from '../../common/libflux/message';
-import type { CommitManager } from '../../common/libkvs/commit';
+import type { CommitManager } from '../../common/libkvs/commit-manager';
 import type { Responder } from '../../broker/service';
 import type { ModuleContext } from '../../module/runtime';
 import { checkUser } from './access';
