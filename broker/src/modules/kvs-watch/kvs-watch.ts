@@ -32,18 +32,11 @@
  *    the namespace's `created` event and then for the key.
  */
 import { errno, FluxError } from '../../common/libflux/errno';
-import type { Flux } from '../../common/libflux/handle';
 import {
-  FLAG_ROUTE,
   FLAG_STREAMING,
-  MSGTYPE_REQUEST,
-  MSGTYPE_RESPONSE,
-  NODEID_ANY,
   ROLE_OWNER,
   USERID_UNKNOWN,
   getJson,
-  newMessage,
-  setJson,
   type Message,
 } from '../../common/libflux/message';
 import { blobrefToDigest } from '../../common/libcontent/blobref';
@@ -53,71 +46,20 @@ import * as treeobj from '../../common/libkvs/treeobj';
 import type { TreeObj } from '../../common/libkvs/treeobj';
 import type { Responder } from '../../broker/service';
 import type { ModuleContext, ModuleMain } from '../../module/runtime';
-
-// flux/kvs.h lookup flags handled here (the client library defines the same numbers).
-const FLUX_KVS_WATCH = 4;
-const FLUX_KVS_WAITCREATE = 8;
-const FLUX_KVS_WATCH_FULL = 64;
-const FLUX_KVS_WATCH_UNIQ = 128;
-const FLUX_KVS_WATCH_APPEND = 256;
-const FLUX_KVS_STREAM = 512;
-/** The flags kvs.lookup itself understands; the rest is this module's business. */
-const LOOKUP_FLAGS = FLUX_KVS_READDIR | FLUX_KVS_READLINK | FLUX_KVS_TREEOBJ;
-
-/**
- * Matchtags for lookups sent with a watcher's credentials. The handle's own RPCs count up from 1
- * and reuse freed tags, so they never reach this range; responses to these tags fall through the
- * handle to our onMessage listener.
- */
-const CRED_TAG_FIRST = 0x40000000;
-const CRED_TAG_LAST = 0x7fffffff;
-
-interface Commit {
-  rootref: string;
-  rootseq: number;
-  /** Keys the commit named; null when the root came from getroot or a `created` event. */
-  keys: string[] | null;
-}
-
-type LookupAnswer = { val: TreeObj } | { errnum: number };
-
-interface Watcher {
-  r: Responder;
-  /** The client's identity: the oldest hop of the request's route. */
-  sender: string;
-  matchtag: number;
-  userid: number;
-  rolemask: number;
-  key: string;
-  flags: number;
-  ns: Namespace;
-  /** Root sequence of the last lookup issued (-1: none yet). */
-  rootseq: number;
-  responded: boolean;
-  /** Answered for good (error, ENODATA, one-shot value); later results are dropped. */
-  done: boolean;
-  /** One-shot lookups (no WATCH, no WAITCREATE): the single lookup has been issued. */
-  issued: boolean;
-  /** WATCH_UNIQ/WATCH_FULL: the encoded value last sent. */
-  prev?: string;
-  /** WATCH_APPEND: blobs of the valref already sent (a plain val counts as one). */
-  appendOffset: number;
-  /** Results are handled in root order along this chain. */
-  tail: Promise<void>;
-}
-
-interface Namespace {
-  name: string;
-  /** Namespace owner; USERID_UNKNOWN until getroot or an event says. */
-  owner: number;
-  commit?: Commit;
-  /** getroot failed (ENOTSUP: no such namespace yet); WAITCREATE watchers keep waiting. */
-  errnum: number;
-  /** The namespace was removed: every watcher ends with this. */
-  fatal: number;
-  watchers: Set<Watcher>;
-  topic: string;
-}
+import { CredRpc } from './cred-rpc';
+import {
+  FLUX_KVS_WATCH,
+  FLUX_KVS_WAITCREATE,
+  FLUX_KVS_WATCH_FULL,
+  FLUX_KVS_WATCH_UNIQ,
+  FLUX_KVS_WATCH_APPEND,
+  FLUX_KVS_STREAM,
+  LOOKUP_FLAGS,
+  type Commit,
+  type LookupAnswer,
+  type Watcher,
+  type Namespace,
+} from './watcher';
 
 function sender(m: Message): string {
   return m.routes.length > 0 ? m.routes[m.routes.length - 1] : '';
@@ -126,70 +68,6 @@ function sender(m: Message): string {
 function errnumOf(e: unknown): number {
   const n = (e as { errnum?: unknown } | null)?.errnum;
   return typeof n === 'number' && n > 0 ? n : errno.EIO;
-}
-
-/** Requests sent with someone else's credentials (a module running as the owner may do that). */
-class CredRpc {
-  private next = CRED_TAG_FIRST;
-  private readonly pending = new Map<number, (m: Message) => void>();
-
-  constructor(private readonly h: Flux) {
-    h.onMessage((m) => {
-      if (m.type !== MSGTYPE_RESPONSE) return;
-      const cb = this.pending.get(m.aux2);
-      if (!cb) return;
-      this.pending.delete(m.aux2);
-      cb(m);
-    });
-  }
-
-  private tag(): number {
-    for (;;) {
-      const t = this.next;
-      this.next = t >= CRED_TAG_LAST ? CRED_TAG_FIRST : t + 1;
-      if (!this.pending.has(t)) return t;
-    }
-  }
-
-  /** One request, one response: the payload, or a FluxError carrying the errno. */
-  call(topic: string, payload: Record<string, unknown>, userid: number, rolemask: number): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => {
-      const m = newMessage(MSGTYPE_REQUEST, topic);
-      m.flags |= FLAG_ROUTE;
-      m.aux1 = NODEID_ANY;
-      m.aux2 = this.tag();
-      m.userid = userid;
-      m.rolemask = rolemask;
-      setJson(m, payload);
-      this.pending.set(m.aux2, (resp) => {
-        if (resp.aux1 !== 0) {
-          reject(new FluxError(resp.aux1));
-          return;
-        }
-        try {
-          resolve(getJson(resp));
-        } catch (e) {
-          reject(e instanceof Error ? e : new FluxError(errno.EPROTO));
-        }
-      });
-      try {
-        this.h.send(m);
-      } catch (e) {
-        this.pending.delete(m.aux2);
-        reject(e instanceof Error ? e : new FluxError(errno.ECONNRESET));
-      }
-    });
-  }
-
-  /** Unload: nothing more will answer. */
-  failAll(): void {
-    for (const cb of this.pending.values()) {
-      const m = newMessage(MSGTYPE_RESPONSE);
-      m.aux1 = errno.ENOSYS;
-      cb(m);
-    }
-    this.pending.clear();
-  }
 }
 
 class KvsWatch {
