@@ -8,7 +8,17 @@
  * raw digest bytes that content.load takes) tolerates uppercase, as flux-core's hex decoder does.
  * The wire carries raw digests, not strings, so conversions both ways live here too.
  */
-import { createHash } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
+
+/**
+ * node:crypto, loaded when first needed: loading it costs a `flux` process 10–20 ms at start-up,
+ * and most commands (`flux kvs get`) never hash anything.
+ */
+let cryptoModule: typeof NodeCrypto | undefined;
+function nodeCrypto(): typeof NodeCrypto {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy (see above)
+  return (cryptoModule ??= require('node:crypto') as typeof NodeCrypto);
+}
 import { FluxError, errno } from '../libflux/errno';
 
 export type HashName = 'sha1' | 'sha256';
@@ -46,7 +56,7 @@ export function isHashName(s: string): s is HashName {
 /** Raw digest of `data` (no size prefix, no terminator: exactly the bytes given). */
 export function hashRaw(hashName: HashName, data: Uint8Array): Buffer {
   if (!isHashName(hashName)) throw new FluxError(errno.EINVAL);
-  return createHash(hashName).update(data).digest();
+  return nodeCrypto().createHash(hashName).update(data).digest();
 }
 
 /** Blobref of `data`, e.g. `sha1-aaf4c61d...`. */
