@@ -1,0 +1,50 @@
+/**
+ * The terminal of "Flux: Run on Ranks…": a Pseudoterminal around RunSession. The terminal stays
+ * open after the command ends (its output is what the user came for) and closes on the next key.
+ */
+import * as vscode from 'vscode';
+import type { Flux } from '../../../broker/src/common/libflux/handle';
+import { RunSession, closingText } from './run-session';
+
+/**
+ * `binDir` holds the bundled `flux` (dist/bin): put first on PATH so that commands run on the
+ * ranks find it, as inside `flux start`.
+ */
+export function openRunTerminal(h: Flux, ranks: number[], commandLine: string, cwd: string | undefined, label: string, binDir: string): vscode.Terminal {
+  const write = new vscode.EventEmitter<string>();
+  const close = new vscode.EventEmitter<number | void>();
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  env.PATH = `${binDir}:${env.PATH ?? ''}`;
+  let session: RunSession | undefined;
+  let finished = false;
+  let code = 0;
+  const pty: vscode.Pseudoterminal = {
+    onDidWrite: write.event,
+    onDidClose: close.event,
+    open: () => {
+      write.fire(`\x1b[2m$ flux exec -l -r ${label} sh -c '${commandLine.replace(/'/g, "'\\''")}'\x1b[0m\r\n`);
+      session = new RunSession(h, ranks, commandLine, { cwd, env, write: (t) => write.fire(t) });
+      session.run().then(
+        (r) => {
+          finished = true;
+          code = r.code;
+          write.fire(`${closingText(r, ranks)}\x1b[2mPress any key to close the terminal.\x1b[0m\r\n`);
+        },
+        (e: unknown) => {
+          finished = true;
+          code = 1;
+          write.fire(`flux-exec: ${e instanceof Error ? e.message : String(e)}\r\n`);
+        },
+      );
+    },
+    close: () => session?.interrupt(),
+    handleInput: (data) => {
+      if (finished) close.fire(code);
+      else session?.input(data);
+    },
+  };
+  const terminal = vscode.window.createTerminal({ name: `Flux: ${label}: ${commandLine}`.slice(0, 60), pty, iconPath: new vscode.ThemeIcon('terminal') });
+  terminal.show();
+  return terminal;
+}
