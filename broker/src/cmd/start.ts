@@ -255,7 +255,7 @@ function runInstance(spec: InstanceSpec): Promise<number> {
     // Forked by the extension: its going away stops the instance.
     if (process.send) process.on('disconnect', stop);
 
-    for (let rank = 0; rank < (spec.leaderOnly ? 1 : spec.size); rank++) {
+    const launch = (rank: number): void => {
       const cmd = brokerCommand(spec, rank);
       const stdio: StdioOptions = [rank === 0 ? 'inherit' : 'ignore', 'inherit', 'inherit', 'ipc'];
       // With --wrap the IPC lifeline still reaches the broker: Node passes it down by file descriptor.
@@ -282,6 +282,20 @@ function runInstance(spec: InstanceSpec): Promise<number> {
         if (rank === 0 && alive.size > 0) killAll('SIGTERM');
         if (rank === 0 || spec.exitMode === 'any') armExitTimer();
         finish();
+      });
+    };
+    for (let rank = 0; rank < (spec.leaderOnly ? 1 : spec.size); rank++) launch(rank);
+
+    // Forked by the extension, which may start a broker again after it was killed or lost (a
+    // rehearsal of failure): the new broker joins its parent as a restarted flux-core broker does.
+    if (process.send) {
+      process.on('message', (m: { type?: unknown; ranks?: unknown }) => {
+        if (m?.type !== 'restart-ranks' || !Array.isArray(m.ranks)) return;
+        const asked = m.ranks.filter((r): r is number => Number.isInteger(r) && r > 0 && r < spec.size);
+        const ranks = asked.filter((r) => !alive.has(r));
+        const error = stopping || !alive.has(0) ? 'the instance is shutting down' : undefined;
+        if (!error) for (const r of ranks) launch(r);
+        process.send?.({ type: 'restart-ranks', ranks: error ? [] : ranks, error, pids: brokers.map((b) => b.pid) }, () => {});
       });
     }
   });
