@@ -4,7 +4,8 @@
  * 100 MiB random file and 1,000 random files of 64 B–4 KiB; for each, REPS times: drop every
  * rank's content cache, `flux archive create`, extract on rank 0 only, extract on all 4 ranks
  * at once (each into its own directory, through `flux exec -r all sh -c ...`), the same again
- * warm, `flux archive remove`; the bytes are compared on every rank. Then `flux exec -r all
+ * warm, `flux archive remove`; the bytes are compared on every rank; the same with --mmap
+ * (files over 1 KiB served by rank 0 from the file itself). Then `flux exec -r all
  * true` and `flux exec -r 3 true`. CLI rows are spawn -> exit without NODE_EXTRA_CA_CERTS.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -89,12 +90,13 @@ export async function benchArchive(log: (s: string) => void): Promise<{ rows: Ro
     const uri = (await inst.waitLine(/^BENCH_URI=(\S+)$/m, 60_000))[1];
     h = await Flux.open(uri);
     for (let rep = 0; rep < REPS; rep++) {
-      for (const what of ['big', 'small'] as const) {
-        const src = what === 'big' ? 'big.bin' : 'small';
+      for (const what of ['big', 'small', 'mbig', 'msmall'] as const) {
+        const mmap = what.startsWith('m');
+        const src = what.endsWith('big') ? 'big.bin' : 'small';
         const name = `${what}${rep}`;
         const out = path.join(work, `out-${name}`);
         await dropCaches(h);
-        add(`${what}.create`, await timed(uri, ['archive', 'create', '--name', name, '-C', data, src], `create ${name}`));
+        add(`${what}.create`, await timed(uri, ['archive', 'create', ...(mmap ? ['--mmap'] : []), '--name', name, '-C', data, src], `create ${name}`));
         await dropCaches(h);
         await fs.promises.mkdir(path.join(out, 'r0only'), { recursive: true });
         add(`${what}.rank0`, await timed(uri, ['archive', 'extract', '--name', name, '-C', path.join(out, 'r0only')], 'extract rank 0'));
@@ -103,7 +105,7 @@ export async function benchArchive(log: (s: string) => void): Promise<{ rows: Ro
         add(`${what}.all4`, await timed(uri, all(path.join(out, 'cold')), 'extract all ranks'));
         add(`${what}.all4warm`, await timed(uri, all(path.join(out, 'warm')), 'extract all ranks again'));
         for (let r = 0; r < SIZE; r++) {
-          if (await digestTree(path.join(out, 'cold', `r${r}`, src)) !== want[what]) problems.push(`archive ${name}: rank ${r}'s copy differs`);
+          if (await digestTree(path.join(out, 'cold', `r${r}`, src)) !== want[src === 'big.bin' ? 'big' : 'small']) problems.push(`archive ${name}: rank ${r}'s copy differs`);
         }
         add(`${what}.remove`, await timed(uri, ['archive', 'remove', '--name', name], 'remove'));
         await fs.promises.rm(out, { recursive: true, force: true });
@@ -138,6 +140,16 @@ const REF: Record<string, [number, string]> = {
   'small.all4': [1369, 'flux-core 1.08–1.66 s'],
   'small.all4warm': [1134, 'flux-core 0.60–1.67 s'],
   'small.remove': [21, 'flux-core 20–22 ms'],
+  'mbig.create': [1482, 'flux-core 1.48 s'],
+  'mbig.rank0': [989, 'flux-core 0.98–0.99 s'],
+  'mbig.all4': [3159, 'flux-core 3.10–3.21 s'],
+  'mbig.all4warm': [1544, 'flux-core 1.53–1.55 s'],
+  'mbig.remove': [7.5, 'flux-core 7–8 ms'],
+  'msmall.create': [193, 'flux-core 0.19–0.20 s'],
+  'msmall.rank0': [821, 'flux-core 0.74–0.90 s'],
+  'msmall.all4': [2264, 'flux-core 2.26–2.27 s'],
+  'msmall.all4warm': [1969, 'flux-core 1.96–1.98 s'],
+  'msmall.remove': [20.5, 'flux-core 20–21 ms'],
   'exec.r3': [7.4, 'flux-core `flux exec -r 3 true` 7.4 ms'],
 };
 
@@ -152,6 +164,16 @@ const LABEL: Record<string, string> = {
   'small.all4': '  extract on all 4 ranks at once (cold)',
   'small.all4warm': '  the same again, caches warm',
   'small.remove': '  flux archive remove',
+  'mbig.create': `flux archive create --mmap, one ${BIG_MIB} MiB file`,
+  'mbig.rank0': '  extract on rank 0 only (cold caches)',
+  'mbig.all4': '  extract on all 4 ranks at once (cold)',
+  'mbig.all4warm': '  the same again, caches warm',
+  'mbig.remove': '  flux archive remove (unmaps)',
+  'msmall.create': `flux archive create --mmap, ${SMALL_FILES} small files`,
+  'msmall.rank0': '  extract on rank 0 only (cold caches)',
+  'msmall.all4': '  extract on all 4 ranks at once (cold)',
+  'msmall.all4warm': '  the same again, caches warm',
+  'msmall.remove': '  flux archive remove (unmaps)',
   'exec.all': 'flux exec -r all true (4 ranks)',
   'exec.r3': 'flux exec -r 3 true',
 };

@@ -1,9 +1,14 @@
 /** Extension entry: build the services, register views and commands, return the API. */
 import * as vscode from 'vscode';
+import { ArchivesTree } from './archives/archives-tree';
 import { registerCommands } from './commands/register-commands';
+import { DmesgFollower } from './info/dmesg-follower';
+import { INFO_SCHEME, InfoDocuments } from './info/info-documents';
 import { InstanceManager } from './instance/instance-manager';
+import { KVS_SCHEME, KvsFileSystem } from './kvs/kvs-fs';
+import { KvsTree } from './kvs/kvs-tree';
 import { InstanceStatusBar } from './status-bar';
-import type { BrokerNode } from './tree/broker-node';
+import type { BrokersElement } from './tree/broker-node';
 import { BrokersTree } from './tree/brokers-tree';
 import { RefreshManager } from './tree/refresh-manager';
 
@@ -12,8 +17,17 @@ export interface FluxExtensionApi {
     state(): 'stopped' | 'starting' | 'running' | 'stopping';
     uri(): string | undefined;
     brokerPids(): number[];
+    kind(): 'local' | 'attached' | undefined;
+    statedir(): string | undefined;
   };
-  brokers: vscode.TreeDataProvider<BrokerNode>;
+  brokers: vscode.TreeDataProvider<BrokersElement>;
+  kvs: KvsTree;
+  archives: ArchivesTree;
+  statusText(): string;
+  /** What `Flux: Show dmesg` shows (its last lines), for tests. */
+  dmesgText(): string;
+  /** KVS events seen since activation (setroot etc.), for tests. */
+  kvsEvents(): number;
   /** How long activate() took, in milliseconds. */
   activationMs: number;
 }
@@ -26,24 +40,54 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
   const instance = new InstanceManager(context.extensionPath, log);
   manager = instance;
   const brokers = new BrokersTree(instance, log);
-  const refresh = new RefreshManager(instance, [brokers], log);
+  const kvs = new KvsTree(instance, log);
+  const archives = new ArchivesTree(instance, log);
+  const kvsFs = new KvsFileSystem(instance);
+  const info = new InfoDocuments(instance);
+  const dmesg = new DmesgFollower(instance, log);
+  const refresh = new RefreshManager(instance, {
+    brokers, kvs, archives,
+    // Open values of a namespace that changed are re-read (VS Code re-reads a changed, unmodified document).
+    kvsChanged: (namespaces) => kvsFs.notifyChanged(vscode.workspace.textDocuments
+      .map((d) => d.uri).filter((u) => u.scheme === KVS_SCHEME && namespaces.includes(u.authority))),
+  }, log);
+  const status = new InstanceStatusBar(instance);
   context.subscriptions.push(
     log,
     instance,
     refresh,
-    new InstanceStatusBar(instance),
+    status,
+    kvsFs,
+    info,
+    dmesg,
+    vscode.workspace.registerFileSystemProvider(KVS_SCHEME, kvsFs, { isCaseSensitive: true }),
+    vscode.workspace.registerTextDocumentContentProvider(INFO_SCHEME, info),
     vscode.window.createTreeView('flux.views.brokers', { treeDataProvider: brokers, showCollapseAll: true }),
-    ...registerCommands({ instance, refresh, log }),
+    vscode.window.createTreeView('flux.views.kvs', { treeDataProvider: kvs, showCollapseAll: true }),
+    vscode.window.createTreeView('flux.views.archives', { treeDataProvider: archives, showCollapseAll: true }),
+    ...registerCommands({ instance, refresh, log, extensionPath: context.extensionPath, brokers, kvs, kvsFs, archives, info, dmesg }),
     instance.onDidChange((s) => {
       // Terminals and tasks opened while an instance runs talk to it.
       if (s === 'running' && instance.uri) context.environmentVariableCollection.replace('FLUX_URI', instance.uri);
       else if (s === 'stopped') context.environmentVariableCollection.delete('FLUX_URI');
     }),
   );
+  context.environmentVariableCollection.description = 'FLUX_URI of the Flux instance shown in VS Code';
   void vscode.commands.executeCommand('setContext', 'flux.instance.running', false);
   return {
-    instance: { state: () => instance.state, uri: () => instance.uri, brokerPids: () => instance.brokerPids },
+    instance: {
+      state: () => instance.state,
+      uri: () => instance.uri,
+      brokerPids: () => instance.brokerPids,
+      kind: () => instance.kind,
+      statedir: () => instance.statedir,
+    },
     brokers,
+    kvs,
+    archives,
+    statusText: () => status.text,
+    kvsEvents: () => refresh.kvsEvents,
+    dmesgText: () => dmesg.text(),
     activationMs: performance.now() - t0,
   };
 }

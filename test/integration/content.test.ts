@@ -9,6 +9,15 @@ import { flux, startInstance, type Instance } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { errno } from '../../broker/src/common/libflux/errno';
 import { encodeBlobBatch } from '../../broker/src/modules/content/batch';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  FLAG_USER1, MSGTYPE_REQUEST, ROLE_OWNER, ROLE_USER, newMessage, setJson, setRaw, type Message,
+} from '../../broker/src/common/libflux/message';
+import { encodeUsock } from '../../broker/src/common/libflux/usock';
+import { RawClient } from './raw-client';
 
 let inst: Instance;
 const handles: Flux[] = [];
@@ -175,4 +184,90 @@ test('flux module list: content everywhere, content-sqlite on rank 0 only with s
   assert.ok(on3.includes('content') && on3.includes('kvs') && on3.includes('kvs-watch'), on3.join(' '));
   assert.ok(!on3.includes('content-sqlite'), 'content-sqlite is on rank 0 only');
   assert.ok(!(await moduleNames(await rank(0), 1)).includes('content-sqlite'));
+});
+
+test('mmap: rank 0 serves a mapped file\'s blobs marked ephemeral; a store of one on rank 3 reaches rank 0 anyway', async () => {
+  const h0 = await rank(0);
+  const h3 = await rank(3);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-content-mmap-'));
+  try {
+    const file = path.join(dir, 'data');
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    fs.writeFileSync(file, data);
+    await h0.rpc('content.mmap-add', { path: file, chunksize: 1024 * 1024, tag: 'eph' }, { nodeid: 0 }).response();
+    const chunk = (i: number): Buffer => data.subarray(i * 1024 * 1024, Math.min(data.length, (i + 1) * 1024 * 1024));
+    const before = await stats(h0, 0);
+    // rank 0: read from the file, flagged ephemeral (FLAG_USER1), not cached
+    let m = await h0.rpc('content.load', sha1(chunk(1)), { nodeid: 0 }).response();
+    assert.deepEqual(m.payload, chunk(1));
+    assert.equal(m.flags & FLAG_USER1, FLAG_USER1);
+    assert.equal((await stats(h0, 0)).count, before.count, 'nothing entered rank 0\'s cache');
+    // rank 3 (through rank 1): cached there, still flagged
+    m = await h3.rpc('content.load', sha1(chunk(1))).response();
+    assert.deepEqual(m.payload, chunk(1));
+    assert.equal(m.flags & FLAG_USER1, FLAG_USER1);
+    m = await h3.rpc('content.load', sha1(chunk(3))).response();
+    assert.deepEqual(m.payload, chunk(3));
+    // storing chunk 1 on rank 3 must not be answered from the ephemeral copy: it goes up to rank 0
+    assert.deepEqual(await store(h3, chunk(1)), sha1(chunk(1)));
+    await h0.rpc('content.mmap-remove', { tag: 'eph' }, { nodeid: 0 }).response();
+    await h0.rpc('content.flush', {}).response();
+    await h0.rpc('content.dropcache', {}).response();
+    m = await h0.rpc('content.load', sha1(chunk(1)), { nodeid: 0 }).response();
+    assert.deepEqual(m.payload, chunk(1), 'stored for real: in the backing store after unmap');
+    assert.equal(m.flags & FLAG_USER1, 0);
+    // chunk 2 was only ever mapped: gone with the mapping
+    await assert.rejects(h0.rpc('content.load', sha1(chunk(2)), { nodeid: 0 }).getRaw(), (e: { errnum?: number }) => e.errnum === errno.ENOENT);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** One request with the given credentials through a raw connection to rank 0; its response. */
+async function asUser(topic: string, payload: Buffer | Record<string, unknown> | undefined, userid: number, rolemask: number): Promise<Message> {
+  const c = await RawClient.connect(inst.uri.slice('local://'.length));
+  try {
+    const m = newMessage(MSGTYPE_REQUEST, topic);
+    m.userid = userid;
+    m.rolemask = rolemask;
+    m.aux1 = 0;
+    m.aux2 = 7;
+    if (Buffer.isBuffer(payload)) setRaw(m, payload);
+    else if (payload) setJson(m, payload);
+    c.write(encodeUsock(m));
+    return await c.next();
+  } finally {
+    c.close();
+  }
+}
+
+test('only the instance owner may use the content service: a guest\'s requests get EPERM, nothing is stored', async () => {
+  const h0 = await rank(0);
+  const guest = (process.getuid?.() ?? 1000) + 4242;
+  const blob = Buffer.from(`guest blob ${process.pid} ${Date.now()}`);
+  const requests: [string, Buffer | Record<string, unknown> | undefined][] = [
+    ['content.store', blob],
+    ['content.store-batch', encodeBlobBatch([blob])],
+    ['content.load', sha1(Buffer.from('x'))],
+    ['content.flush', {}],
+    ['content.dropcache', {}],
+    ['content.stats-get', {}],
+    ['content.checkpoint-put', { value: { version: 1 } }],
+    ['content.checkpoint-get', {}],
+    ['content.register-backing', { name: 'evil' }],
+    ['content.unregister-backing', {}],
+    ['content.mmap-add', { path: '/etc/hostname', chunksize: 0, tag: 'evil' }],
+    ['content.mmap-remove', { tag: 'main' }],
+  ];
+  for (const [topic, payload] of requests) {
+    const r = await asUser(topic, payload, guest, ROLE_USER);
+    assert.equal(r.aux1, errno.EPERM, `${topic}: EPERM`);
+    assert.equal(r.aux2, 7);
+    assert.equal(r.payload, undefined, `${topic}: no error text, as flux-core's dispatcher`);
+  }
+  await assert.rejects(h0.rpc('content.load', sha1(blob), { nodeid: 0 }).getRaw(), (e: { errnum?: number }) => e.errnum === errno.ENOENT, 'the guest store stored nothing');
+  // the same request with the owner's role is served
+  const ok = await asUser('content.store', blob, process.getuid?.() ?? 0, ROLE_OWNER);
+  assert.equal(ok.aux1, 0);
+  assert.deepEqual(ok.payload, sha1(blob));
 });

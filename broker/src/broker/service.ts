@@ -22,7 +22,8 @@ export interface Responder {
   /** The request payload as a JSON object; throws FluxError(EPROTO) when it is not one. */
   json<T = Record<string, unknown>>(): T;
   respond(obj: Record<string, unknown>): void;
-  respondRaw(data?: Buffer): void;
+  /** `flags`: message flags to add to the response (e.g. FLAG_USER1, content's "ephemeral"). */
+  respondRaw(data?: Buffer, flags?: number): void;
   respondError(errnum: number, text?: string): void;
 }
 
@@ -96,9 +97,10 @@ export class ServiceTable {
         setJson(m, obj);
         out(m);
       },
-      respondRaw: (data) => {
+      respondRaw: (data, flags) => {
         const m = deriveResponse(req);
         setRaw(m, data);
+        if (flags) m.flags |= flags;
         out(m);
       },
       respondError: (errnum, text) => out(deriveErrorResponse(req, errnum, text)),

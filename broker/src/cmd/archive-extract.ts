@@ -20,6 +20,10 @@ import { UnsafePathError, fnmatch, placeEntries } from '../common/libfilemap/pat
 import { Exit, die, errText, errln, open, out, usageExit } from './cli';
 import { archiveName, archiveNamespace, errMessage, verbosity, type Invocation } from './archive';
 import { Extractor } from './archive-write';
+import { runOrdered } from '../common/libfilemap/pool';
+
+/** Archive entries extracted at once. */
+const EXTRACT_WIDTH = 32;
 
 function pattern(inv: Invocation): string | undefined {
   if (inv.o.args.length > 1) usageExit(inv.parser);
@@ -138,11 +142,22 @@ export async function extract(inv: Invocation): Promise<void> {
       throw e;
     }
     const x = new Extractor(h, root, has(o, 'overwrite'));
+    // Many entries at once (their blob loads overlap), started in archive order; entries with
+    // the same path wait for each other, so the last one in the archive still wins.
+    const busy = new Map<string, Promise<void>>();
     try {
-      for (const p of placed) {
+      await runOrdered(placed.length, EXTRACT_WIDTH, async (i) => {
+        const p = placed[i];
         if (verbose > 0) errln(p.entry.path);
-        await x.extract(p);
-      }
+        const before = busy.get(p.rel);
+        const mine = (before ?? Promise.resolve()).catch(() => undefined).then(() => x.extract(p));
+        busy.set(p.rel, mine);
+        try {
+          await mine;
+        } finally {
+          if (busy.get(p.rel) === mine) busy.delete(p.rel);
+        }
+      });
       await x.finish();
     } catch (e) {
       die(prog, errMessage(e));

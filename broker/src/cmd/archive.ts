@@ -212,20 +212,17 @@ export async function requireOwner(h: Flux, prog: string, what: string): Promise
  */
 export async function unlinkArchive(h: Flux, prog: string, ns: string, name: string, force: boolean): Promise<void> {
   const key = `archive.${name}`;
-  if (!force) {
-    let exists = true;
-    try {
-      await kvs.lookup(h, key, { namespace: ns });
-    } catch {
-      exists = false;
-    }
-    if (!exists) die(prog, `${key} does not exist`);
-  }
+  if (!force && !(await archiveExists(h, ns, name))) die(prog, `${key} does not exist`);
   try {
     await kvs.commit(h, new kvs.KvsTxn().unlink(key).unlink(`${key}_blobs`), { namespace: ns });
   } catch (e) {
     errln(`${prog}: unlink ${key},${key}_blobs: ${errMessage(e)}`);
   }
+}
+
+/** Whether archive.NAME exists (key_exists()). */
+export function archiveExists(h: Flux, ns: string, name: string): Promise<boolean> {
+  return kvs.lookup(h, `archive.${name}`, { namespace: ns }).then(() => true, () => false);
 }
 
 /**
@@ -247,9 +244,14 @@ async function remove(inv: Invocation): Promise<void> {
   const ns = archiveNamespace(inv);
   const h = await open(inv.prog);
   try {
+    // The owner check and the existence check together, then the unlink and the unmap together
+    // (independent; each is a round trip): what is left of `remove` is mostly starting Node.
+    const force = has(inv.o, 'force');
+    const exists = force ? undefined : archiveExists(h, ns, name);
     await requireOwner(h, inv.prog, 'remove');
-    await unlinkArchive(h, inv.prog, ns, name, has(inv.o, 'force'));
-    await unmapArchive(h, inv.prog, name);
+    // (a missing archive is fatal before anything is unmapped, as in flux-core)
+    if (exists && !(await exists)) die(inv.prog, `archive.${name} does not exist`);
+    await Promise.all([unlinkArchive(h, inv.prog, ns, name, true), unmapArchive(h, inv.prog, name)]);
   } finally {
     h.close();
   }

@@ -33,6 +33,7 @@ const COMMANDS: Record<string, Entry> = {
   kvs: { run: async (argv) => (await import('./kvs.js')).kvs(argv), summary: 'Flux key-value store utility', section: 'other useful commands' },
   archive: { run: async (argv) => (await import('./archive.js')).archive(argv), summary: 'Flux KVS file archive utility', section: 'other useful commands' },
   filemap: { run: async (argv) => (await import('./archive.js')).filemap(argv), summary: 'deprecated name of flux archive', section: 'other useful commands' },
+  relay: { run: async (argv) => (await import('./relay.js')).relay(argv), summary: 'relay a local broker connection over stdin/stdout (ssh://)', section: 'other useful commands' },
 };
 
 function help(): string {

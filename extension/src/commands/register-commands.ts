@@ -1,32 +1,22 @@
-/** The one table from command id to handler. */
+/** The one table from command id to handler (the handlers live beside it, by area). */
 import * as vscode from 'vscode';
-import type { InstanceManager } from '../instance/instance-manager';
-import type { RefreshManager } from '../tree/refresh-manager';
+import { archiveCommands } from './archive-commands';
+import { brokerCommands } from './broker-commands';
+import type { CommandContext, Handler } from './context';
+import { instanceCommands } from './instance-commands';
+import { kvsCommands } from './kvs-commands';
 
-export interface CommandContext {
-  instance: InstanceManager;
-  refresh: RefreshManager;
-  log: vscode.LogOutputChannel;
-}
-
-/** Show a failure with its message and a way to the log; still reject for programmatic callers. */
-async function reported<T>(ctx: CommandContext, what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    void vscode.window.showErrorMessage(`Flux: ${what}: ${msg}`, 'Show Log').then((a) => {
-      if (a === 'Show Log') ctx.log.show();
-    });
-    throw e;
-  }
-}
+export type { CommandContext } from './context';
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
-  const table: Record<string, (...args: unknown[]) => unknown> = {
-    'flux.instance.start': () => reported(ctx, 'start failed', () => ctx.instance.start()),
-    'flux.instance.stop': () => reported(ctx, 'stop failed', () => ctx.instance.stop()),
+  const table: Record<string, Handler> = {
+    ...instanceCommands(ctx),
+    ...brokerCommands(ctx),
+    ...kvsCommands(ctx),
+    ...archiveCommands(ctx),
     'flux.views.brokers.refresh': () => ctx.refresh.refresh('manual'),
+    'flux.views.kvs.refresh': () => ctx.refresh.refresh('manual'),
+    'flux.views.archives.refresh': () => ctx.refresh.refresh('manual'),
   };
   return Object.entries(table).map(([id, fn]) => vscode.commands.registerCommand(id, fn));
 }

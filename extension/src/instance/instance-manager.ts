@@ -1,6 +1,8 @@
 /**
  * The one owner of "the instance": its state, its client handle, and the only
- * place start/stop happen. Views and the status bar listen to onDidChange.
+ * place start/attach/stop happen. Views and the status bar listen to onDidChange.
+ * An instance is either local (the bundled `flux start`, ours to stop) or attached
+ * (someone else's, reached by local:// or ssh://; stopping only detaches).
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -8,10 +10,17 @@ import { Flux } from '../../../broker/src/common/libflux/handle';
 import { LocalInstance, type RunningInfo } from './local-instance';
 
 export type InstanceState = 'stopped' | 'starting' | 'running' | 'stopping';
+export type InstanceKind = 'local' | 'attached';
 
 export interface StartResult {
   uri: string;
   size: number;
+}
+
+export class NoInstanceError extends Error {
+  constructor() {
+    super('No Flux instance is running (start one with "Flux: Start Local Instance" or attach to one)');
+  }
 }
 
 export class InstanceManager implements vscode.Disposable {
@@ -20,7 +29,10 @@ export class InstanceManager implements vscode.Disposable {
   private _state: InstanceState = 'stopped';
   private local: LocalInstance | undefined;
   private info: RunningInfo | undefined;
+  private attachedUri: string | undefined;
   private size = 0;
+  private _statedir: string | undefined;
+  private _kind: InstanceKind | undefined;
   private handle: Flux | undefined;
   private starting: Promise<StartResult> | undefined;
   private stopping: Promise<void> | undefined;
@@ -32,7 +44,7 @@ export class InstanceManager implements vscode.Disposable {
   }
 
   get uri(): string | undefined {
-    return this.info?.uri;
+    return this.info?.uri ?? this.attachedUri;
   }
 
   get brokerPids(): number[] {
@@ -43,20 +55,42 @@ export class InstanceManager implements vscode.Disposable {
     return this.size;
   }
 
+  /** local (started here) or attached; undefined when stopped. */
+  get kind(): InstanceKind | undefined {
+    return this._kind;
+  }
+
+  /** Where the instance keeps its state (`statedir` attribute); undefined = lost at stop. */
+  get statedir(): string | undefined {
+    return this._statedir;
+  }
+
   /** The client handle on rank 0, while running. */
   get flux(): Flux | undefined {
     return this.handle;
   }
 
+  /** The handle, or a NoInstanceError for commands that need one. */
+  requireFlux(): Flux {
+    if (!this.handle || this._state !== 'running') throw new NoInstanceError();
+    return this.handle;
+  }
+
+  /** The bundled `flux` command line (dist/flux.js). */
+  get fluxJs(): string {
+    return path.join(this.extensionPath, 'dist', 'flux.js');
+  }
+
   private setState(s: InstanceState): void {
     this._state = s;
     void vscode.commands.executeCommand('setContext', 'flux.instance.running', s === 'running');
+    void vscode.commands.executeCommand('setContext', 'flux.instance.kind', s === 'running' ? this._kind : undefined);
     this.changed.fire(s);
   }
 
   /** Start a local instance, or return the running one (idempotent). */
   start(): Promise<StartResult> {
-    if (this._state === 'running' && this.info) return Promise.resolve({ uri: this.info.uri, size: this.size });
+    if (this._state === 'running' && this.uri) return Promise.resolve({ uri: this.uri, size: this.size });
     if (this.starting) return this.starting;
     this.starting = this.doStart().finally(() => (this.starting = undefined));
     return this.starting;
@@ -67,6 +101,10 @@ export class InstanceManager implements vscode.Disposable {
     const cfg = vscode.workspace.getConfiguration('flux.instance');
     const size = cfg.get<number>('size', 4);
     const topology = cfg.get<string>('topology', 'kary:2');
+    const statedir = cfg.get<string>('statedir', '').trim();
+    const attrs: Record<string, string> = { ...cfg.get<Record<string, string>>('attributes', {}) };
+    if (statedir) attrs.statedir = statedir;
+    this._kind = 'local';
     this.setState('starting');
     const local = new LocalInstance();
     this.local = local;
@@ -76,17 +114,15 @@ export class InstanceManager implements vscode.Disposable {
         async (_p, token) => {
           const ac = new AbortController();
           token.onCancellationRequested(() => ac.abort());
-          const started = await local.start(
-            { fluxJs: path.join(this.extensionPath, 'dist', 'flux.js'), size, topology, onOutput: (l) => this.log.info(l) },
-            ac.signal,
-          );
+          const started = await local.start({ fluxJs: this.fluxJs, size, topology, attrs, onOutput: (l) => this.log.info(l) }, ac.signal);
           this.handle = await Flux.open(started.uri);
           return started;
         },
       );
       this.info = info;
       this.size = size;
-      this.log.info(`instance up: ${size} brokers, ${topology}, ${info.uri}`);
+      this._statedir = statedir || undefined;
+      this.log.info(`instance up: ${size} brokers, ${topology}, ${info.uri}${statedir ? `, statedir ${statedir}` : ''}`);
       this.handle?.onDisconnect(() => {
         if (this._state === 'running') void this.stop();
       });
@@ -106,23 +142,76 @@ export class InstanceManager implements vscode.Disposable {
     }
   }
 
+  /**
+   * Attach to a running instance (local:// or ssh://): whatever is open now is stopped or
+   * detached first. Views then show that instance; stop only detaches.
+   */
+  async attach(uri: string): Promise<StartResult> {
+    if (this.starting) await this.starting.catch(() => undefined);
+    await this.stop();
+    this._kind = 'attached';
+    this.setState('starting');
+    try {
+      const h = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Attaching to ${uri}` },
+        () => Flux.open(uri),
+      );
+      this.handle = h;
+      this.size = Number(await h.getattr('size'));
+      // State is kept when there is a statedir the broker does not clean up at exit.
+      const [statedir, cleanup] = await Promise.all([h.getattrOptional('statedir'), h.getattrOptional('statedir-cleanup')]);
+      this._statedir = statedir && cleanup !== '1' ? statedir : undefined;
+      this.attachedUri = uri;
+      h.onDisconnect((err) => {
+        if (this.handle !== h) return;
+        this.log.warn(`connection to ${uri} lost${err ? `: ${err.message}` : ''}`);
+        this.reset();
+      });
+      this.log.info(`attached to ${uri}: ${this.size} brokers`);
+      this.setState('running');
+      return { uri, size: this.size };
+    } catch (e) {
+      this.log.error(`attach to ${uri} failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.reset();
+      throw e;
+    }
+  }
+
+  /** Stop (local) and start again with the current settings. */
+  async restart(): Promise<StartResult> {
+    await this.stop();
+    return this.start();
+  }
+
   private reset(): void {
-    this.handle?.close();
+    const h = this.handle;
     this.handle = undefined;
+    h?.close();
     this.info = undefined;
+    this.attachedUri = undefined;
     this.local = undefined;
+    this._statedir = undefined;
+    this._kind = undefined;
+    this.size = 0;
     this.setState('stopped');
   }
 
-  /** Stop the instance; resolves when every broker process has exited. */
+  /** Stop the local instance (or detach); resolves when every broker process has exited. */
   stop(): Promise<void> {
     if (this.stopping) return this.stopping;
     const local = this.local;
-    if (!local) return Promise.resolve();
+    if (!local) {
+      if (this.handle || this._state !== 'stopped') {
+        this.log.info(`detached from ${this.attachedUri ?? 'instance'}`);
+        this.reset();
+      }
+      return Promise.resolve();
+    }
     this.setState('stopping');
     this.stopping = (async () => {
-      this.handle?.close();
+      const h = this.handle;
       this.handle = undefined;
+      h?.close();
       await local.stop();
       this.log.info('instance stopped');
       this.reset();

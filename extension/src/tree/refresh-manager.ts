@@ -1,30 +1,134 @@
 /**
- * The one place that decides when views refresh, each time for a named reason.
- * Today: instance state changes and manual refresh; later issues add events
- * and watches here, never in the views themselves.
+ * The one place that decides when views refresh, each time for a named reason:
+ * instance state changes, manual refresh, the extension's own actions, and KVS
+ * commits (flux's `kvs.namespace-NS-setroot` events, which the owner may subscribe
+ * to; debounced) for the KVS and Archives views, and rank 0's streaming `overlay.health`
+ * (subtree status changes) for the Brokers view. Views never refresh themselves.
  */
 import * as vscode from 'vscode';
+import type { Flux, Rpc } from '../../../broker/src/common/libflux/handle';
+import { FLAG_STREAMING } from '../../../broker/src/common/libflux/message';
 import type { InstanceManager } from '../instance/instance-manager';
+import { errorText } from '../util/report';
 
-export type RefreshReason = 'instance-state' | 'manual';
+export type RefreshReason = 'instance-state' | 'manual' | 'module-action' | 'kvs-action' | 'archive-action' | 'kvs-commit' | 'overlay-health';
 
 export interface Refreshable {
   invalidate(): void;
 }
 
+export interface RefreshTargets {
+  brokers: Refreshable & { invalidateModules(rank: number): void };
+  kvs: Refreshable;
+  archives: Refreshable;
+  /** Open `flux-kvs:` documents are told their namespace changed. */
+  kvsChanged?: (namespaces: string[]) => void;
+}
+
+const KVS_EVENT = /^kvs\.namespace-(.+)-(setroot|removed|created)$/;
+
 export class RefreshManager implements vscode.Disposable {
   private readonly subs: vscode.Disposable[] = [];
+  private unEvent: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private pendingNs = new Set<string>();
+  private healthRpc: Rpc | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  /** How many KVS events were seen (tests and the log use it). */
+  kvsEvents = 0;
 
-  constructor(instance: InstanceManager, private readonly views: Refreshable[], private readonly log: vscode.LogOutputChannel) {
-    this.subs.push(instance.onDidChange(() => this.refresh('instance-state')));
+  constructor(private readonly instance: InstanceManager, private readonly views: RefreshTargets, private readonly log: vscode.LogOutputChannel) {
+    this.subs.push(instance.onDidChange((s) => {
+      if (s === 'running') void this.watchEvents();
+      else this.stopEvents();
+      this.refresh('instance-state');
+    }));
   }
 
   refresh(reason: RefreshReason): void {
     this.log.trace(`refresh: ${reason}`);
-    for (const v of this.views) v.invalidate();
+    for (const v of [this.views.brokers, this.views.kvs, this.views.archives]) v.invalidate();
+  }
+
+  /** After a module was loaded or removed on `rank`. */
+  moduleChanged(rank: number): void {
+    this.log.trace(`refresh: module-action on rank ${rank}`);
+    this.views.brokers.invalidateModules(rank);
+  }
+
+  /** After the extension itself committed to the KVS (the event will follow; do not wait for it). */
+  kvsChanged(reason: 'kvs-action' | 'archive-action'): void {
+    this.log.trace(`refresh: ${reason}`);
+    this.views.kvs.invalidate();
+    this.views.archives.invalidate();
+  }
+
+  /** Rank 0's `overlay.health` stream: a new answer whenever a subtree's status changes (a rank lost, back, offline). */
+  private async watchHealth(h: Flux): Promise<void> {
+    const rpc = h.rpc('overlay.health', {}, { nodeid: 0, flags: FLAG_STREAMING });
+    this.healthRpc = rpc;
+    let first = true;
+    try {
+      for await (const _m of rpc) {
+        if (first) {
+          first = false;
+          continue;
+        }
+        this.healthTimer ??= setTimeout(() => {
+          this.healthTimer = undefined;
+          this.log.trace('refresh: overlay-health');
+          this.views.brokers.invalidate();
+        }, 200);
+      }
+    } catch {
+      // the connection went away, or the broker does not stream health: the view refreshes on actions
+    }
+  }
+
+  private async watchEvents(): Promise<void> {
+    const h = this.instance.flux;
+    if (!h) return;
+    this.stopEvents();
+    void this.watchHealth(h);
+    this.unEvent = h.onEvent((m) => {
+      const match = KVS_EVENT.exec(m.topic ?? '');
+      if (!match) return;
+      this.kvsEvents++;
+      this.pendingNs.add(match[1]);
+      this.timer ??= setTimeout(() => this.flushKvs(), 250);
+    });
+    try {
+      await h.subscribe('kvs.namespace-');
+    } catch (e) {
+      // A non-owner may not see private events: the views then refresh on actions and by hand.
+      this.log.warn(`event.subscribe kvs.namespace-: ${errorText(e)}`);
+    }
+  }
+
+  private flushKvs(): void {
+    this.timer = undefined;
+    const ns = [...this.pendingNs];
+    this.pendingNs.clear();
+    this.log.trace(`refresh: kvs-commit (${ns.join(',')})`);
+    this.views.kvs.invalidate();
+    if (ns.includes('primary')) this.views.archives.invalidate();
+    this.views.kvsChanged?.(ns);
+  }
+
+  private stopEvents(): void {
+    this.healthRpc?.cancelLocal();
+    this.healthRpc = undefined;
+    if (this.healthTimer) clearTimeout(this.healthTimer);
+    this.healthTimer = undefined;
+    this.unEvent?.();
+    this.unEvent = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pendingNs.clear();
   }
 
   dispose(): void {
+    this.stopEvents();
     for (const s of this.subs) s.dispose();
   }
 }

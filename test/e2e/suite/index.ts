@@ -9,10 +9,18 @@
 //    the tdd globals when it loads this file, so the tests are defined right away.
 import * as fs from 'fs';
 import Mocha from 'mocha';
+import { defineArchivesTests } from './archives.test';
 import { defineBrokersTests } from './brokers.test';
+import { defineInstanceTests } from './instance.test';
+import { defineKvsTests } from './kvs.test';
+import { defineModulesTests } from './modules.test';
 
 function defineAll(): void {
   defineBrokersTests();
+  defineModulesTests();
+  defineKvsTests();
+  defineArchivesTests();
+  defineInstanceTests();
 }
 
 if (typeof (globalThis as { suite?: unknown }).suite === 'function') {

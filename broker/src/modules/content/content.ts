@@ -1,34 +1,30 @@
 /**
  * content: the content-addressable blob store of RFC 10, one cache per rank (flux-core's
- * modules/content). Loaded on every rank by rc1.
+ * modules/content). Loaded on every rank by rc1. This file holds the module's options and its
+ * service table; the cache is cache.ts, mapped files mmap.ts, the role check access.ts.
  *
  *   content.load   request = raw digest (20 bytes for sha1)  -> raw blob     (ENOENT, EPROTO)
  *   content.store  request = raw blob                        -> raw digest   (EFBIG)
  *   content.store-batch (ours, rank 0) raw [u32 len][blob]... -> raw digests in order (batch.ts)
  *   content.flush  {} -> {}           every dirty entry written through (rank 0: to the backing store)
  *   content.dropcache {} -> {}        drop the clean entries
- *   content.stats-get -> {"count","valid","dirty","size","flush-batch-count","mmap":null,"faults"}
+ *   content.stats-get -> {"count","valid","dirty","size","flush-batch-count","mmap","faults"}
+ *                                     ("mmap": rank 0 {"tags":{TAG:[path...]},"blobs":N}, else null)
  *   content.checkpoint-get/put        forwarded upstream; rank 0 asks content-backing.*
  *   content.register-backing {"name"} / content.unregister-backing   (the backing module calls these)
+ *   content.mmap-add {"path","chunksize","tag"} / mmap-remove {"tag"} / mmap-list   (rank 0, mmap.ts)
  *
- * Why it is shaped this way (each rule is flux-core's):
- *  - A miss faults the blob from the TBON parent (rank 0: from `content-backing.load`) with one
- *    request per entry however many clients wait for it, and the answer stays cached: a blob
- *    crosses each link once. `faults` in the stats (ours; flux-core has no such key) counts these.
- *  - Ranks > 0 are write-through: a store is answered once the parent has it, so after a store
- *    returns, the blob can be loaded on any rank. Rank 0 is write-back: it answers at once and
- *    writes to the backing store behind, at most `flush-batch-limit` (256) blobs in flight; with
- *    our content-sqlite they travel as one content-backing.store-batch at a time (batch.ts).
- *  - Dirty entries are never dropped; clean ones are purged when the cache holds more than
- *    `purge-target-size` bytes and they were unused for `purge-old-entry` seconds.
- *  - `content.hash` (sha1 unless set with -S content.hash=sha256) is checked and set here.
+ * Every one of them is for the instance owner only, as in flux-core (its handlers take the
+ * default rolemask): anyone else gets EPERM (access.ts). `content.hash` (sha1 unless set with
+ * -S content.hash=sha256) is checked and set here.
  */
 import { errno, FluxError } from '../../common/libflux/errno';
-import { NODEID_UPSTREAM } from '../../common/libflux/message';
-import { hashDigestSize, hashRaw, isHashName, type HashName } from '../../common/libcontent/blobref';
-import type { Responder } from '../../broker/service';
-import { STORE_BATCH_TOPIC, decodeBlobBatch, encodeBlobBatch } from './batch';
+import { isHashName } from '../../common/libcontent/blobref';
+import type { RequestHandler } from '../../broker/service';
 import type { ModuleContext, ModuleMain } from '../../module/runtime';
+import { requireOwnerRole } from './access';
+import { ContentCache, type Options } from './cache';
+import { ContentMmap } from './mmap';
 
 /** flux-core raised RFC 10's 1 MiB to 1 GiB for large KVS objects; so do we. */
 const DEFAULT_BLOB_SIZE_LIMIT = 1024 * 1024 * 1024;
@@ -37,29 +33,6 @@ const DEFAULT_PURGE_TARGET_SIZE = 16 * 1024 * 1024;
 const DEFAULT_PURGE_OLD_ENTRY = 10;
 /** How often the purge runs (flux-core: on the heartbeat, at most every 10 s). */
 const PURGE_PERIOD_MS = 10_000;
-/** Rank 0: a write-back batch stops growing past this many bytes. */
-const BATCH_BYTES = 8 * 1024 * 1024;
-
-interface Entry {
-  key: string;
-  digest: Buffer;
-  data?: Buffer;
-  dirty: boolean;
-  /** A load is on its way (from the parent or the backing store). */
-  loading: boolean;
-  /** A store is on its way (to the parent or the backing store). */
-  storing: boolean;
-  loadWaiters: Responder[];
-  storeWaiters: Responder[];
-  lastUsed: number;
-}
-
-interface Options {
-  blobSizeLimit: number;
-  flushBatchLimit: number;
-  purgeTargetSize: number;
-  purgeOldEntry: number;
-}
 
 function parseU32(s: string, arg: string): number {
   if (!/^[0-9]+$/.test(s) || Number(s) > 0xffffffff) throw new FluxError(errno.EINVAL, `error parsing ${arg}`);
@@ -88,442 +61,39 @@ function parseArgs(args: string[]): Options {
   return o;
 }
 
-function rawPayload(r: Responder): Buffer {
-  return r.msg.payload ?? Buffer.alloc(0);
-}
-
-function errnumOf(e: unknown): number {
-  const n = (e as { errnum?: unknown } | null)?.errnum;
-  return typeof n === 'number' && n > 0 ? n : errno.EIO;
-}
-
-function textOf(e: unknown): string | undefined {
-  if (!(e instanceof Error)) return undefined;
-  const fe = e as Error & { hasText?: boolean };
-  return fe.hasText === false ? undefined : e.message;
-}
-
-class ContentCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly hashSize: number;
-  private backing = false;
-  private backingName: string | undefined;
-  /** Rank 0: dirty entries waiting for a slot to be written to the backing store. */
-  private readonly flushQueue = new Set<Entry>();
-  private inflight = 0;
-  private flushErrno = 0;
-  /** Rank 0: the backing module takes content-backing.store-batch (until it says ENOSYS). */
-  private batchOk = true;
-  /** Rank 0, batching: the one write-back request allowed out is out. */
-  private batchBusy = false;
-  private pumpScheduled = false;
-  private flushWaiters: Responder[] = [];
-  private acctSize = 0;
-  private acctValid = 0;
-  private acctDirty = 0;
-  private faults = 0;
-
-  constructor(private readonly ctx: ModuleContext, private readonly hashName: HashName, private readonly opts: Options) {
-    this.hashSize = hashDigestSize(hashName);
-  }
-
-  private get rank(): number {
-    return this.ctx.rank;
-  }
-
-  private lookup(digest: Buffer): Entry | undefined {
-    const e = this.entries.get(digest.toString('hex'));
-    if (e) e.lastUsed = Date.now();
-    return e;
-  }
-
-  private insert(digest: Buffer): Entry {
-    const e: Entry = { key: digest.toString('hex'), digest, dirty: false, loading: false, storing: false, loadWaiters: [], storeWaiters: [], lastUsed: Date.now() };
-    this.entries.set(e.key, e);
-    return e;
-  }
-
-  private remove(e: Entry): void {
-    if (e.data) {
-      this.acctSize -= e.data.length;
-      this.acctValid--;
-    }
-    this.entries.delete(e.key);
-  }
-
-  private fill(e: Entry, data: Buffer): void {
-    e.data = data;
-    this.acctValid++;
-    this.acctSize += data.length;
-    for (const r of e.loadWaiters.splice(0)) r.respondRaw(data);
-  }
-
-  // ---- load ----------------------------------------------------------------------------------
-
-  load(r: Responder): void {
-    const digest = rawPayload(r);
-    if (digest.length !== this.hashSize) throw new FluxError(errno.EPROTO);
-    let e = this.lookup(digest);
-    if (!e) {
-      if (this.rank === 0 && !this.backing) throw new FluxError(errno.ENOENT);
-      e = this.insert(Buffer.from(digest));
-    }
-    if (e.data) {
-      r.respondRaw(e.data);
-      return;
-    }
-    e.loadWaiters.push(r);
-    if (!e.loading) this.fault(e);
-  }
-
-  /** One request per missing entry: to the parent, or on rank 0 to the backing store. */
-  private fault(e: Entry): void {
-    e.loading = true;
-    this.faults++;
-    const rpc = this.rank === 0
-      ? this.ctx.h.rpc('content-backing.load', e.digest, { nodeid: 0 })
-      : this.ctx.h.rpc('content.load', e.digest, { nodeid: NODEID_UPSTREAM });
-    rpc.getRaw().then((data) => {
-      e.loading = false;
-      // A store may have filled the entry while we waited: its waiters are answered already.
-      if (!e.data) this.fill(e, data ?? Buffer.alloc(0));
-    }, (err: unknown) => {
-      e.loading = false;
-      let errnum = errnumOf(err);
-      if (errnum === errno.ENOSYS && this.rank === 0) errnum = errno.ENOENT;
-      if (errnum !== errno.ENOENT) this.ctx.log('err', `content load: ${new FluxError(errnum).strerror}`);
-      if (e.data) return;
-      for (const w of e.loadWaiters.splice(0)) w.respondError(errnum, errnum === errno.ENOENT ? undefined : textOf(err));
-      if (!e.dirty && e.storeWaiters.length === 0) this.remove(e);
-    });
-  }
-
-  // ---- store ---------------------------------------------------------------------------------
-
-  store(r: Responder): void {
-    const data = rawPayload(r);
-    if (data.length > this.opts.blobSizeLimit) throw new FluxError(errno.EFBIG);
-    const digest = hashRaw(this.hashName, data);
-    const e = this.lookup(digest) ?? this.insert(digest);
-    if (!e.data) {
-      e.dirty = true;
-      this.acctDirty++;
-      this.fill(e, Buffer.from(data));
-    }
-    if (e.dirty) {
-      if (this.rank > 0) {
-        // Write-through: answered when the parent has it.
-        e.storeWaiters.push(r);
-        if (!e.storing) this.storeUpstream(e);
-        return;
-      }
-      this.flushQueue.add(e);
-      if (this.backing) this.schedulePump();
-    }
-    r.respondRaw(digest);
-  }
-
-  /**
-   * `content.store-batch` (ours, rank 0): the blobs of a raw [u32 len][blob]... payload (batch.ts),
-   * each stored as content.store would, answered with their digests in order. The kvs module
-   * sends a commit's directories in one of these instead of one message each (every message
-   * costs a MessagePort round trip through the broker, even for modules in its thread). All
-   * sizes are checked first, so a refused batch stored nothing; the kvs then falls back to one
-   * content.store per blob and gets each blob's own answer. Ranks > 0 are write-through and
-   * answer per blob; there, EINVAL (the KVS only stores on rank 0).
-   */
-  storeBatch(r: Responder): void {
-    if (this.rank !== 0) throw new FluxError(errno.EINVAL, 'content.store-batch is served on rank 0 only');
-    const blobs = decodeBlobBatch(rawPayload(r));
-    for (const data of blobs) if (data.length > this.opts.blobSizeLimit) throw new FluxError(errno.EFBIG);
-    const digests = blobs.map((data) => {
-      const digest = hashRaw(this.hashName, data);
-      const e = this.lookup(digest) ?? this.insert(digest);
-      if (!e.data) {
-        e.dirty = true;
-        this.acctDirty++;
-        this.fill(e, Buffer.from(data));
-      }
-      if (e.dirty) this.flushQueue.add(e);
-      return digest;
-    });
-    if (this.backing) this.schedulePump();
-    r.respondRaw(Buffer.concat(digests));
-  }
-
-  private markClean(e: Entry): void {
-    if (!e.dirty) return;
-    e.dirty = false;
-    this.acctDirty--;
-    for (const w of e.storeWaiters.splice(0)) w.respondRaw(e.digest);
-  }
-
-  private storeUpstream(e: Entry): void {
-    e.storing = true;
-    this.ctx.h.rpc('content.store', e.data, { nodeid: NODEID_UPSTREAM }).getRaw().then((digest) => {
-      e.storing = false;
-      if (!digest || !digest.equals(e.digest)) throw new FluxError(errno.EIO);
-      this.markClean(e);
-      this.checkFlush();
-    }).catch((err: unknown) => {
-      e.storing = false;
-      const errnum = errnumOf(err);
-      this.ctx.log('crit', `content store: ${new FluxError(errnum).strerror}`);
-      for (const w of e.storeWaiters.splice(0)) w.respondError(errnum);
-      // The blob was never accepted upstream: forget it, a later store starts over.
-      if (e.dirty) {
-        e.dirty = false;
-        this.acctDirty--;
-      }
-      if (e.loadWaiters.length === 0) this.remove(e);
-      this.failFlush(errnum);
-    });
-  }
-
-  /**
-   * Rank 0: write back what the stores of this tick left dirty, once they are all queued (the
-   * directories of one KVS commit arrive together and leave in one batch).
-   */
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      if (this.backing) this.pump();
-    });
-  }
-
-  /**
-   * Rank 0: start backing-store writes. With a backing module that takes batches (ours), one
-   * content-backing.store-batch at a time carries up to flush-batch-limit blobs; what becomes
-   * dirty meanwhile waits for it and leaves in the next one, so the batches grow with the load
-   * instead of the message count. Otherwise one content-backing.store per blob, up to the limit
-   * in flight, as flux-core's cache does.
-   */
-  private pump(): void {
-    if (!this.batchOk) {
-      for (const e of this.flushQueue) {
-        if (this.inflight >= this.opts.flushBatchLimit) break;
-        this.flushQueue.delete(e);
-        if (!e.dirty || e.storing) continue;
-        this.storeBacking(e);
-      }
-      return;
-    }
-    if (this.batchBusy) return;
-    const batch: Entry[] = [];
-    let bytes = 0;
-    for (const e of this.flushQueue) {
-      if (batch.length >= this.opts.flushBatchLimit || bytes >= BATCH_BYTES) break;
-      this.flushQueue.delete(e);
-      if (!e.dirty || e.storing || !e.data) continue;
-      batch.push(e);
-      bytes += e.data.length;
-    }
-    if (batch.length === 1) this.storeBacking(batch[0], true);
-    else if (batch.length > 1) this.writeBatch(batch);
-  }
-
-  /** One blob written back; `batched`: it is the one request pump() allows out at a time. */
-  private storeBacking(e: Entry, batched = false): void {
-    e.storing = true;
-    this.inflight++;
-    if (batched) this.batchBusy = true;
-    this.ctx.h.rpc('content-backing.store', e.data, { nodeid: 0 }).getRaw().then((digest) => {
-      if (!digest || !digest.equals(e.digest)) throw new FluxError(errno.EIO);
-      e.storing = false;
-      this.inflight--;
-      if (batched) this.batchBusy = false;
-      this.flushErrno = 0;
-      this.markClean(e);
-      this.pump();
-      this.checkFlush();
-    }).catch((err: unknown) => {
-      if (batched) this.batchBusy = false;
-      this.backingFailed([e], err);
-    });
-  }
-
-  private writeBatch(batch: Entry[]): void {
-    for (const e of batch) e.storing = true;
-    this.inflight += batch.length;
-    this.batchBusy = true;
-    const payload = encodeBlobBatch(batch.map((e) => e.data as Buffer));
-    this.ctx.h.rpc(STORE_BATCH_TOPIC, payload, { nodeid: 0 }).getRaw().then((digests) => {
-      const n = this.hashSize;
-      if (!digests || digests.length !== n * batch.length) throw new FluxError(errno.EIO);
-      batch.forEach((e, i) => {
-        if (!digests.subarray(i * n, (i + 1) * n).equals(e.digest)) throw new FluxError(errno.EIO);
-      });
-      this.batchBusy = false;
-      this.inflight -= batch.length;
-      this.flushErrno = 0;
-      for (const e of batch) {
-        e.storing = false;
-        this.markClean(e);
-      }
-      this.pump();
-      this.checkFlush();
-    }).catch((err: unknown) => {
-      this.batchBusy = false;
-      if (errnumOf(err) === errno.ENOSYS && this.backing) {
-        // A backing module without batches (or one going away): one blob per request from now
-        // on (until the next registration); these go again at once.
-        this.batchOk = false;
-        this.inflight -= batch.length;
-        for (const e of batch) {
-          e.storing = false;
-          this.flushQueue.add(e);
-        }
-        this.pump();
-        return;
-      }
-      this.backingFailed(batch, err);
-    });
-  }
-
-  /** Backing-store writes that failed: still dirty, queued again so that a later flush retries them. */
-  private backingFailed(entries: Entry[], err: unknown): void {
-    const errnum = errnumOf(err);
-    this.inflight -= entries.length;
-    for (const e of entries) {
-      e.storing = false;
-      this.flushQueue.add(e);
-    }
-    if (errnum === errno.ENOSYS) this.ctx.log('debug', 'content store: backing store service unavailable');
-    else this.ctx.log('crit', `content store: ${new FluxError(errnum).strerror}`);
-    this.flushErrno = errnum;
-    this.failFlush(errnum);
-    if (this.backing && errnum !== errno.ENOSYS) setTimeout(() => this.pump(), 1000).unref();
-  }
-
-  // ---- flush ---------------------------------------------------------------------------------
-
-  flush(r: Responder): void {
-    if (this.rank === 0 && !this.backing) throw new FluxError(errno.ENOSYS);
-    if (this.acctDirty === 0) {
-      r.respond({});
-      return;
-    }
-    if (this.rank === 0) {
-      this.pump();
-      if (this.inflight === 0 && this.flushErrno) throw new FluxError(this.flushErrno);
-    }
-    this.flushWaiters.push(r);
-  }
-
-  private checkFlush(): void {
-    if (this.acctDirty === 0) for (const w of this.flushWaiters.splice(0)) w.respond({});
-  }
-
-  private failFlush(errnum: number): void {
-    for (const w of this.flushWaiters.splice(0)) w.respondError(errnum);
-  }
-
-  // ---- backing registration ------------------------------------------------------------------
-
-  registerBacking(r: Responder): Promise<void> | void {
-    const { name } = r.json<{ name?: unknown }>();
-    if (typeof name !== 'string') throw new FluxError(errno.EPROTO);
-    if (this.rank !== 0) throw new FluxError(errno.EINVAL, 'content backing store can only be registered on rank 0');
-    if (this.backing) throw new FluxError(errno.EBUSY, 'content backing store is already active');
-    if (this.backingName !== undefined && this.backingName !== name) {
-      throw new FluxError(errno.EINVAL, 'content backing store cannot be changed on the fly');
-    }
-    const first = this.backingName === undefined;
-    this.backingName = name;
-    this.backing = true;
-    this.batchOk = true;
-    this.ctx.log('debug', `content backing store: enabled ${name}`);
-    r.respond({});
-    this.pump();
-    if (first) return this.ctx.h.rpc('attr.set', { name: 'content.backing-module', value: name }).response().then(() => undefined, () => undefined);
-  }
-
-  unregisterBacking(r: Responder): void {
-    if (!this.backing) throw new FluxError(errno.EINVAL, 'content backing store is not active');
-    this.backing = false;
-    this.ctx.log('debug', 'content backing store: disabled');
-    r.respond({});
-    if (this.acctDirty > 0) this.ctx.log('err', `${this.acctDirty} unflushables`);
-    this.failFlush(errno.ENOSYS);
-  }
-
-  /** The backing module name given at start (`-S content.backing-module=NAME`), if any. */
-  setBackingName(name: string | undefined): void {
-    this.backingName = name;
-  }
-
-  // ---- checkpoints ---------------------------------------------------------------------------
-
-  async checkpoint(r: Responder, op: 'get' | 'put'): Promise<void> {
-    if (this.rank === 0 && !this.backing) {
-      throw new FluxError(errno.ENOSYS, `checkpoint ${op} unavailable, no backing store`);
-    }
-    if (op === 'put') {
-      const req = r.json<{ value?: unknown }>();
-      if (typeof req.value !== 'object' || req.value === null) throw new FluxError(errno.EPROTO);
-    }
-    const topic = this.rank === 0 ? `content-backing.checkpoint-${op}` : `content.checkpoint-${op}`;
-    const rpc = this.ctx.h.rpc(topic, r.msg.payload ?? Buffer.alloc(0), { nodeid: this.rank === 0 ? 0 : NODEID_UPSTREAM });
-    r.respondRaw(await rpc.getRaw());
-  }
-
-  // ---- housekeeping --------------------------------------------------------------------------
-
-  dropcache(r: Responder): void {
-    const before = this.entries.size;
-    for (const e of [...this.entries.values()]) {
-      if (e.data && !e.dirty && !e.loading && !e.storing && e.loadWaiters.length === 0) this.remove(e);
-    }
-    this.ctx.log('debug', `content dropcache ${before - this.entries.size}/${before}`);
-    r.respond({});
-  }
-
-  purge(): void {
-    if (this.acctSize <= this.opts.purgeTargetSize) return;
-    const old = Date.now() - this.opts.purgeOldEntry * 1000;
-    const clean = [...this.entries.values()].filter((e) => e.data && !e.dirty && !e.storing && e.lastUsed < old);
-    clean.sort((a, b) => a.lastUsed - b.lastUsed);
-    for (const e of clean) {
-      if (this.acctSize <= this.opts.purgeTargetSize) break;
-      this.remove(e);
-    }
-  }
-
-  stats(): Record<string, unknown> {
-    return {
-      count: this.entries.size,
-      valid: this.acctValid,
-      dirty: this.acctDirty,
-      size: this.acctSize,
-      'flush-batch-count': this.inflight,
-      mmap: null,
-      faults: this.faults,
-    };
-  }
-}
-
 export const mod_main: ModuleMain = async (ctx, args) => {
   const opts = parseArgs(args);
   const hashName = (await ctx.h.getattrOptional('content.hash')) ?? 'sha1';
   if (!isHashName(hashName)) throw new FluxError(errno.EINVAL, `${hashName}: unknown hash type`);
   await ctx.h.rpc('attr.set', { name: 'content.hash', value: hashName }).response();
-  const cache = new ContentCache(ctx, hashName, opts);
+  const mmap = new ContentMmap(ctx.rank, hashName, opts.blobSizeLimit);
+  const cache = new ContentCache(ctx, hashName, opts, ctx.rank === 0 ? mmap : undefined);
   if (ctx.rank === 0) cache.setBackingName(await ctx.h.getattrOptional('content.backing-module'));
 
-  ctx.serve('content.load', (r) => cache.load(r));
-  ctx.serve('content.store', (r) => cache.store(r));
-  ctx.serve('content.store-batch', (r) => cache.storeBatch(r));
-  ctx.serve('content.flush', (r) => cache.flush(r));
-  ctx.serve('content.dropcache', (r) => cache.dropcache(r));
-  ctx.serve('content.stats-get', (r) => r.respond(cache.stats()));
-  ctx.serve('content.register-backing', (r) => cache.registerBacking(r));
-  ctx.serve('content.unregister-backing', (r) => cache.unregisterBacking(r));
-  ctx.serve('content.checkpoint-get', (r) => cache.checkpoint(r, 'get'));
-  ctx.serve('content.checkpoint-put', (r) => cache.checkpoint(r, 'put'));
+  const serve = (topic: string, handler: RequestHandler): void => ownerServe(ctx, topic, handler);
+  serve('content.load', (r) => cache.load(r));
+  serve('content.store', (r) => cache.store(r));
+  serve('content.store-batch', (r) => cache.storeBatch(r));
+  serve('content.flush', (r) => cache.flush(r));
+  serve('content.dropcache', (r) => cache.dropcache(r));
+  serve('content.stats-get', (r) => r.respond(cache.stats()));
+  serve('content.register-backing', (r) => cache.registerBacking(r));
+  serve('content.unregister-backing', (r) => cache.unregisterBacking(r));
+  serve('content.checkpoint-get', (r) => cache.checkpoint(r, 'get'));
+  serve('content.checkpoint-put', (r) => cache.checkpoint(r, 'put'));
+  serve('content.mmap-add', (r) => mmap.add(r));
+  serve('content.mmap-remove', (r) => mmap.remove(r));
+  serve('content.mmap-list', (r) => mmap.list(r));
 
   const timer = setInterval(() => cache.purge(), PURGE_PERIOD_MS);
   timer.unref();
   ctx.onShutdown(() => clearInterval(timer));
 };
+
+/** A service for the instance owner only (flux-core's default message-handler rolemask). */
+function ownerServe(ctx: ModuleContext, topic: string, handler: RequestHandler): void {
+  ctx.serve(topic, (r) => {
+    requireOwnerRole(r.msg.rolemask);
+    return handler(r);
+  });
+}

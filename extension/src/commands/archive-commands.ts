@@ -1,0 +1,131 @@
+/**
+ * Archives: Extract to a folder, Remove, Create from the Explorer selection, and Extract here
+ * (Explorer folder). Programmatic callers pass what the dialogs would ask for.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { createArchive, extractArchive, removeArchive } from '../archives/archive-lib';
+import { reported, withProgress } from '../util/report';
+import type { CommandContext, Handler } from './context';
+
+interface ArchiveRef {
+  name: string;
+}
+export interface ExtractOptions {
+  overwrite?: boolean;
+}
+export interface CreateOptions {
+  name?: string;
+  overwrite?: boolean;
+}
+
+function archiveName(x: unknown): string | undefined {
+  if (typeof x === 'string') return x;
+  if (typeof x === 'object' && x !== null && typeof (x as ArchiveRef).name === 'string' && (x as { kind?: string }).kind !== 'entry') return (x as ArchiveRef).name;
+  return undefined;
+}
+
+async function pickArchive(ctx: CommandContext, title: string): Promise<string | undefined> {
+  const list = await ctx.archives.list();
+  if (list.length === 0) {
+    void vscode.window.showInformationMessage('Flux: there is no archive in this instance (create one from the Explorer: Flux: Create Archive…).');
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(list.map((a) => ({ label: a.name, description: `${a.files} files` })), { title });
+  return pick?.label;
+}
+
+async function doExtract(ctx: CommandContext, name: string, folder: vscode.Uri, opts: ExtractOptions): Promise<number> {
+  const h = ctx.instance.requireFlux();
+  const n = await withProgress(`Extracting archive ${name} to ${folder.fsPath}`, (p) =>
+    extractArchive(h, name, folder.fsPath, opts.overwrite === true, (m, f) => p.report({ message: m, increment: f !== undefined ? f * 100 : undefined })),
+  );
+  ctx.log.info(`archive extract -n ${name} -C ${folder.fsPath}: ${n} entries`);
+  return n;
+}
+
+export function archiveCommands(ctx: CommandContext): Record<string, Handler> {
+  const { instance, log, refresh } = ctx;
+  return {
+    /** (archive node | name, folder?: Uri, opts?) → number of entries written. */
+    'flux.archive.extract': (node?: unknown, folder?: unknown, opts?: unknown) =>
+      reported(log, 'extract archive', async () => {
+        instance.requireFlux();
+        const name = archiveName(node) ?? (await pickArchive(ctx, 'Extract Archive'));
+        if (!name) return undefined;
+        let dir = folder instanceof vscode.Uri ? folder : undefined;
+        if (!dir) {
+          const picked = await vscode.window.showOpenDialog({
+            canSelectFiles: false, canSelectFolders: true, canSelectMany: false, openLabel: 'Extract Here', title: `Extract archive ${name} to…`,
+            defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+          });
+          dir = picked?.[0];
+        }
+        if (!dir) return undefined;
+        return doExtract(ctx, name, dir, (opts as ExtractOptions | undefined) ?? {});
+      }),
+
+    /** Explorer folder → pick an archive → extract into that folder. */
+    'flux.archive.extractHere': (folder?: unknown, _all?: unknown, name?: unknown) =>
+      reported(log, 'extract archive', async () => {
+        instance.requireFlux();
+        const dir = folder instanceof vscode.Uri ? folder : vscode.workspace.workspaceFolders?.[0]?.uri;
+        if (!dir) throw new Error('choose a folder in the Explorer');
+        const n = typeof name === 'string' ? name : await pickArchive(ctx, `Extract Archive into ${path.basename(dir.fsPath)}`);
+        if (!n) return undefined;
+        return doExtract(ctx, n, dir, {});
+      }),
+
+    /** (archive node | name, opts?: { confirm: false }) */
+    'flux.archive.remove': (node?: unknown, opts?: unknown) =>
+      reported(log, 'remove archive', async () => {
+        const h = instance.requireFlux();
+        const name = archiveName(node) ?? (await pickArchive(ctx, 'Remove Archive'));
+        if (!name) return false;
+        if ((opts as { confirm?: boolean } | undefined)?.confirm !== false) {
+          const ok = await vscode.window.showWarningMessage(`Remove archive ${name}?`, { modal: true, detail: `archive.${name} and its blobs' references are unlinked from the KVS.` }, 'Remove');
+          if (ok !== 'Remove') return false;
+        }
+        try {
+          await removeArchive(h, name);
+        } finally {
+          refresh.kvsChanged('archive-action');
+        }
+        log.info(`archive remove -n ${name}`);
+        return true;
+      }),
+
+    /**
+     * Explorer context: (clicked Uri, selected Uris, opts?) → the archive's name. Paths are stored
+     * relative to the selection's common parent, as `flux archive create -C PARENT NAMES`.
+     */
+    'flux.archive.create': (clicked?: unknown, selected?: unknown, opts?: unknown) =>
+      reported(log, 'create archive', async () => {
+        const h = instance.requireFlux();
+        let uris = Array.isArray(selected) ? selected.filter((u): u is vscode.Uri => u instanceof vscode.Uri) : [];
+        if (uris.length === 0 && clicked instanceof vscode.Uri) uris = [clicked];
+        if (uris.length === 0) {
+          uris = (await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: true, openLabel: 'Archive', title: 'Files for the Flux archive' })) ?? [];
+        }
+        if (uris.length === 0) return undefined;
+        const o = (opts as CreateOptions | undefined) ?? {};
+        const base = path.dirname(uris[0].fsPath);
+        if (uris.some((u) => path.dirname(u.fsPath) !== base)) throw new Error('select files and folders of one directory');
+        let name = o.name;
+        name ??= await vscode.window.showInputBox({
+          title: 'Flux: Create Archive', prompt: 'Archive name (flux archive create -n NAME)', value: 'main',
+          validateInput: (v) => (/^[^.\s/]+$/.test(v) ? undefined : 'A name without dots, slashes or spaces'),
+        });
+        if (!name) return undefined;
+        const rel = uris.map((u) => path.basename(u.fsPath));
+        const archive = name;
+        try {
+          const n = await withProgress(`Creating archive ${archive}`, (p) => createArchive(h, archive, base, rel, o.overwrite === true, (m) => p.report({ message: m })));
+          log.info(`archive create -n ${archive} -C ${base} ${rel.join(' ')}: ${n} entries`);
+        } finally {
+          refresh.kvsChanged('archive-action');
+        }
+        return archive;
+      }),
+  };
+}
