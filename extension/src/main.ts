@@ -11,6 +11,7 @@ import { InstanceStatusBar } from './status-bar';
 import type { BrokersElement } from './tree/broker-node';
 import { BrokersTree } from './tree/brokers-tree';
 import { RefreshManager } from './tree/refresh-manager';
+import { TbonPanel } from './panels/tbon-panel';
 
 export interface FluxExtensionApi {
   instance: {
@@ -52,6 +53,11 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
       .map((d) => d.uri).filter((u) => u.scheme === KVS_SCHEME && namespaces.includes(u.authority))),
   }, log);
   const status = new InstanceStatusBar(instance);
+  const brokersView = vscode.window.createTreeView('flux.views.brokers', { treeDataProvider: brokers, showCollapseAll: true });
+  const revealRank = async (rank: number): Promise<void> => {
+    const node = await brokers.brokerNode(rank);
+    if (node) await brokersView.reveal(node, { select: true, focus: false, expand: true });
+  };
   context.subscriptions.push(
     log,
     instance,
@@ -62,10 +68,11 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
     dmesg,
     vscode.workspace.registerFileSystemProvider(KVS_SCHEME, kvsFs, { isCaseSensitive: true }),
     vscode.workspace.registerTextDocumentContentProvider(INFO_SCHEME, info),
-    vscode.window.createTreeView('flux.views.brokers', { treeDataProvider: brokers, showCollapseAll: true }),
+    brokersView,
+    TbonPanel.registerSerializer({ extensionPath: context.extensionPath, instance, log, reveal: (rank) => void revealRank(rank) }),
     vscode.window.createTreeView('flux.views.kvs', { treeDataProvider: kvs, showCollapseAll: true }),
     vscode.window.createTreeView('flux.views.archives', { treeDataProvider: archives, showCollapseAll: true }),
-    ...registerCommands({ instance, refresh, log, extensionPath: context.extensionPath, brokers, kvs, kvsFs, archives, info, dmesg }),
+    ...registerCommands({ instance, refresh, log, extensionPath: context.extensionPath, brokers, kvs, kvsFs, archives, info, dmesg, revealRank }),
     instance.onDidChange((s) => {
       // Terminals and tasks opened while an instance runs talk to it.
       if (s === 'running' && instance.uri) context.environmentVariableCollection.replace('FLUX_URI', instance.uri);

@@ -20,6 +20,8 @@ export interface CommandContext {
   archives: ArchivesTree;
   info: InfoDocuments;
   dmesg: DmesgFollower;
+  /** Select a rank in the Brokers view (from the TBON panel). */
+  revealRank(rank: number): Promise<void>;
 }
 
 export type Handler = (...args: unknown[]) => unknown;

@@ -5,6 +5,7 @@ import { brokerCommands } from './broker-commands';
 import type { CommandContext, Handler } from './context';
 import { instanceCommands } from './instance-commands';
 import { kvsCommands } from './kvs-commands';
+import { opsCommands } from './ops-commands';
 
 export type { CommandContext } from './context';
 
@@ -14,6 +15,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     ...brokerCommands(ctx),
     ...kvsCommands(ctx),
     ...archiveCommands(ctx),
+    ...opsCommands(ctx),
     'flux.views.brokers.refresh': () => ctx.refresh.refresh('manual'),
     'flux.views.kvs.refresh': () => ctx.refresh.refresh('manual'),
     'flux.views.archives.refresh': () => ctx.refresh.refresh('manual'),

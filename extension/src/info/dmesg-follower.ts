@@ -1,15 +1,13 @@
 /**
  * `Flux: Show dmesg`: the log rings of every rank in one output channel, labelled by rank
- * (`[N]` in each line, as flux dmesg prints), following new lines as they are logged
- * (`log.dmesg {follow}` streamed from each rank, on a connection of its own that is closed when
- * following stops). The Output view follows the end until the user scrolls up, as it does for
- * any channel. "New messages only" skips the backlog (`nobacklog`).
+ * (`[N]` in each line, as flux dmesg prints): the history of every rank merged in time order,
+ * then new lines as they are logged (dmesg-stream.ts, on a connection of its own that is closed
+ * when following stops). The Output view follows the end until the user scrolls up, as it does
+ * for any channel. "New messages only" skips the history.
  */
 import * as vscode from 'vscode';
-import { Flux } from '../../../broker/src/common/libflux/handle';
-import { FLAG_STREAMING } from '../../../broker/src/common/libflux/message';
+import { DmesgStream } from '../dmesg/dmesg-stream';
 import type { InstanceManager } from '../instance/instance-manager';
-import { formatLogLine } from './info-documents';
 
 /** More ranks than this: only the first ones are followed (each is one stream). */
 export const DMESG_MAX_RANKS = 64;
@@ -17,7 +15,7 @@ const KEEP_LINES = 5000;
 
 export class DmesgFollower implements vscode.Disposable {
   private channel: vscode.OutputChannel | undefined;
-  private h: Flux | undefined;
+  private stream: DmesgStream | undefined;
   private readonly lines: string[] = [];
   private readonly sub: vscode.Disposable;
 
@@ -32,21 +30,28 @@ export class DmesgFollower implements vscode.Disposable {
     return this.lines.join('\n');
   }
 
-  /** Start following (again); resolves to the number of ranks followed once every stream is open. */
+  /** Start following (again); resolves to the number of ranks followed once the history is shown. */
   async show(fromNow: boolean): Promise<number> {
     const uri = this.instance.uri;
     this.instance.requireFlux();
     if (!uri) throw new Error('no instance');
     this.stop();
-    this.channel ??= vscode.window.createOutputChannel('Flux dmesg');
+    this.channel ??= vscode.window.createOutputChannel('Flux dmesg', 'log');
     this.channel.clear();
     this.lines.length = 0;
     this.channel.show(true);
-    const h = await Flux.open(uri);
-    this.h = h;
     const size = Math.min(this.instance.instanceSize, DMESG_MAX_RANKS);
     if (this.instance.instanceSize > size) this.append(`(following ranks 0-${size - 1} of ${this.instance.instanceSize})`);
-    for (let rank = 0; rank < size; rank++) void this.follow(h, rank, fromNow);
+    const stream = new DmesgStream(uri, Array.from({ length: size }, (_, r) => r), {
+      fromNow,
+      line: (s) => this.append(s),
+      problem: (rank, message) => {
+        this.append(`(rank ${rank}: ${message})`);
+        this.log.warn(`log.dmesg on rank ${rank}: ${message}`);
+      },
+    });
+    this.stream = stream;
+    await stream.start();
     return size;
   }
 
@@ -56,27 +61,9 @@ export class DmesgFollower implements vscode.Disposable {
     if (this.lines.length > KEEP_LINES) this.lines.splice(0, this.lines.length - KEEP_LINES);
   }
 
-  private async follow(h: Flux, rank: number, fromNow: boolean): Promise<void> {
-    try {
-      const rpc = h.rpc('log.dmesg', { follow: true, nobacklog: fromNow }, { nodeid: rank, flags: FLAG_STREAMING });
-      for await (const m of rpc) {
-        if (this.h !== h) return;
-        const raw = m.payload ?? Buffer.alloc(0);
-        const nul = raw.indexOf(0);
-        this.append(formatLogLine(raw.toString('utf8', 0, nul < 0 ? raw.length : nul)));
-      }
-    } catch (e) {
-      if (this.h === h && !h.isClosed) {
-        this.append(`(rank ${rank}: ${e instanceof Error ? e.message : String(e)})`);
-        this.log.warn(`log.dmesg on rank ${rank}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-  }
-
   stop(): void {
-    const h = this.h;
-    this.h = undefined;
-    h?.close();
+    this.stream?.stop();
+    this.stream = undefined;
   }
 
   dispose(): void {

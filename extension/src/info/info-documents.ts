@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import type { Flux } from '../../../broker/src/common/libflux/handle';
 import { FLAG_STREAMING } from '../../../broker/src/common/libflux/message';
-import { decode, severityName, severityOf } from '../../../broker/src/common/libutil/stdlog';
+import { DmesgPrinter } from '../../../broker/src/cmd/dmesg';
 import type { InstanceManager } from '../instance/instance-manager';
 
 export const INFO_SCHEME = 'flux-info';
@@ -27,10 +27,11 @@ export async function rankAttributes(h: Flux, rank: number): Promise<string> {
 }
 
 /** One line as `flux dmesg` prints it (UTC timestamp as recorded). */
+const printer = new DmesgPrinter(false, false, false);
+
+/** One log line as `flux dmesg` prints it. */
 export function formatLogLine(line: string): string {
-  const e = decode(line);
-  if (!e) return line;
-  return `${e.timestamp} ${e.appname}.${severityName(severityOf(e.pri))}[${parseInt(e.hostname, 10) || 0}]: ${e.msg}`;
+  return printer.format(line);
 }
 
 export async function rankDmesg(h: Flux, rank: number): Promise<string> {

@@ -177,6 +177,19 @@ export class InstanceManager implements vscode.Disposable {
     }
   }
 
+  /**
+   * Start brokers of the local instance again after they were killed or lost (they rejoin the
+   * TBON); resolves to the ranks started. Attached instances are not ours to start brokers in.
+   */
+  async restartRanks(ranks: number[]): Promise<number[]> {
+    if (this._kind !== 'local' || !this.local || this._state !== 'running') {
+      throw new Error('Only brokers of a local instance started here can be restarted');
+    }
+    const reply = await this.local.restartRanks(ranks);
+    if (this.info) this.info.pids = reply.pids;
+    return reply.ranks;
+  }
+
   /** Stop (local) and start again with the current settings. */
   async restart(): Promise<StartResult> {
     await this.stop();

@@ -24,13 +24,22 @@ export interface RunningInfo {
 
 type LauncherMessage = { type: 'run'; uri: string; rundir: string; pids: number[] };
 
+/** flux start's answer to `restart-ranks`: the ranks it started again, and every rank's pid. */
+export interface RestartReply {
+  ranks: number[];
+  error?: string;
+  pids: number[];
+}
+
 export class LocalInstance {
   private child: ChildProcess | undefined;
   private exited: Promise<number | null> | undefined;
 
   /** Fork the launcher and wait until rank 0 runs (or it fails, or `signal` aborts). */
   start(o: LocalInstanceOptions, signal?: AbortSignal): Promise<RunningInfo> {
-    const args = ['start', `--test-size=${o.size}`, '-S', `tbon.topo=${o.topology}`, '-S', 'broker.rc2_none=1'];
+    // A follower that dies (or is killed from the Brokers view) is lost, not the end of the
+    // instance: only rank 0's exit ends it (flux start's default, "any", would stop it all).
+    const args = ['start', `--test-size=${o.size}`, '--test-exit-mode=leader', '-S', `tbon.topo=${o.topology}`, '-S', 'broker.rc2_none=1'];
     for (const [k, v] of Object.entries(o.attrs ?? {})) args.push('-S', `${k}=${v}`);
     const child = fork(o.fluxJs, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
     this.child = child;
@@ -53,6 +62,30 @@ export class LocalInstance {
       });
       child.once('error', (e) => reject(e));
       void this.exited!.then((code) => reject(new Error(`flux start exited with status ${code ?? 'signal'} before the instance was up`)));
+    });
+  }
+
+  /**
+   * Start brokers again (ranks that were killed or lost): flux start launches them with their
+   * original arguments and they rejoin their parents. Ranks still running are left alone.
+   */
+  restartRanks(ranks: number[], timeoutMs = 10_000): Promise<RestartReply> {
+    const child = this.child;
+    if (!child?.connected) return Promise.reject(new Error('the instance is not running'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.off('message', onMsg);
+        reject(new Error('flux start did not answer the restart request'));
+      }, timeoutMs);
+      const onMsg = (m: { type?: unknown } & Partial<RestartReply>): void => {
+        if (m?.type !== 'restart-ranks') return;
+        clearTimeout(timer);
+        child.off('message', onMsg);
+        if (m.error) reject(new Error(m.error));
+        else resolve({ ranks: m.ranks ?? [], pids: m.pids ?? [] });
+      };
+      child.on('message', onMsg);
+      child.send({ type: 'restart-ranks', ranks });
     });
   }
 

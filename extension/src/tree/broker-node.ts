@@ -38,7 +38,8 @@ export class BrokerNode {
     );
     item.id = `flux.broker.${this.rank}`;
     item.description = this.state;
-    item.contextValue = `flux.broker.${this.state}`;
+    // Rank 0 is the instance itself: Kill / Restart Broker apply to the others only.
+    item.contextValue = `flux.broker.${this.state}${this.rank === 0 ? '.leader' : ''}`;
     const color = this.state === 'online' ? 'testing.iconPassed' : this.state === 'lost' ? 'testing.iconFailed' : 'disabledForeground';
     item.iconPath = new vscode.ThemeIcon('server', new vscode.ThemeColor(color));
     const below = this.topo.size - 1;

@@ -132,3 +132,19 @@ export function fluxCli(root: string, uri: string, args: string[], input?: strin
 export function tmpDir(tag: string): string {
   return fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), `flux-e2e-${tag}-`));
 }
+
+/** The rank's row, walking only broker rows (ranks nest as the TBON). */
+export async function rankRow(api: FluxExtensionApi, rank: number): Promise<Row> {
+  const walk = async (element: unknown): Promise<Row | undefined> => {
+    for (const r of await rows(api.brokers, element)) {
+      if (!/^flux\.broker\.\d+$/.test(r.id ?? '')) continue;
+      if (r.id === `flux.broker.${rank}`) return r;
+      const below = await walk(r.node);
+      if (below) return below;
+    }
+    return undefined;
+  };
+  const r = await walk(undefined);
+  assert.ok(r, `rank ${rank} is not in the Brokers view`);
+  return r;
+}

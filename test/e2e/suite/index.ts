@@ -14,10 +14,12 @@ import { defineBrokersTests } from './brokers.test';
 import { defineInstanceTests } from './instance.test';
 import { defineKvsTests } from './kvs.test';
 import { defineModulesTests } from './modules.test';
+import { defineOpsTests } from './ops.test';
 
 function defineAll(): void {
   defineBrokersTests();
   defineModulesTests();
+  defineOpsTests();
   defineKvsTests();
   defineArchivesTests();
   defineInstanceTests();

@@ -5,23 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Flux } from '../../../broker/src/common/libflux/handle';
-import { activateExtension, fluxCli, rows, tmpDir, waitFor, type FluxExtensionApi, type Row } from './helpers';
-
-/** The rank's row, walking only broker rows (ranks nest as the TBON). */
-async function rankRow(api: FluxExtensionApi, rank: number): Promise<Row> {
-  const walk = async (element: unknown): Promise<Row | undefined> => {
-    for (const r of await rows(api.brokers, element)) {
-      if (!/^flux\.broker\.\d+$/.test(r.id ?? '')) continue;
-      if (r.id === `flux.broker.${rank}`) return r;
-      const below = await walk(r.node);
-      if (below) return below;
-    }
-    return undefined;
-  };
-  const r = await walk(undefined);
-  assert.ok(r, `rank ${rank} is not in the Brokers view`);
-  return r;
-}
+import { activateExtension, fluxCli, rankRow, rows, tmpDir, waitFor, type FluxExtensionApi, type Row } from './helpers';
 
 /** The module rows under a rank's "modules" folder. */
 async function moduleRows(api: FluxExtensionApi, rank: number): Promise<Row[]> {

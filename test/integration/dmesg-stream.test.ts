@@ -1,9 +1,9 @@
-// "Flux: Show dmesg" without the editor (extension/src/dmesg/dmesg-follower.ts) on 4 real ranks:
+// "Flux: Show dmesg" without the editor (extension/src/dmesg/dmesg-stream.ts) on 4 real ranks:
 // every rank's history merged in time order, then new lines from any rank as they are logged,
 // each once; "from now" skips the history.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { DmesgFollower } from '../../extension/src/dmesg/dmesg-follower';
+import { DmesgStream } from '../../extension/src/dmesg/dmesg-stream';
 import { FLUX, flux, startInstance, type Instance } from './helpers';
 
 /** `flux logger MSG` run on one rank. */
@@ -39,7 +39,7 @@ test('history of every rank in time order, then live lines from any rank, each o
     assert.equal(res.status, 0, res.stderr);
   }
   const lines: string[] = [];
-  const f = new DmesgFollower(inst.uri, [0, 1, 2, 3], { fromNow: false, line: (s) => lines.push(s), problem: (r, m) => assert.fail(`rank ${r}: ${m}`) });
+  const f = new DmesgStream(inst.uri, [0, 1, 2, 3], { fromNow: false, line: (s) => lines.push(s), problem: (r, m) => assert.fail(`rank ${r}: ${m}`) });
   try {
     await f.start();
     const ranksSeen = new Set(lines.map((l) => /\[(\d+)\]: /.exec(l)?.[1]));
@@ -62,7 +62,7 @@ test('history of every rank in time order, then live lines from any rank, each o
 
 test('from now: no history, only what is logged next', async () => {
   const lines: string[] = [];
-  const f = new DmesgFollower(inst.uri, [0, 1, 2, 3], { fromNow: true, line: (s) => lines.push(s), problem: () => {} });
+  const f = new DmesgStream(inst.uri, [0, 1, 2, 3], { fromNow: true, line: (s) => lines.push(s), problem: () => {} });
   try {
     await f.start();
     await new Promise((r) => setTimeout(r, 200));

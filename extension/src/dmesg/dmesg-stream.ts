@@ -24,7 +24,7 @@ function timeOf(line: string): number {
   return t ? t.sec * 1e6 + t.usec : 0;
 }
 
-export interface DmesgOptions {
+export interface DmesgStreamOptions {
   /** Start from now (no history). */
   fromNow: boolean;
   /** One formatted line (no newline). */
@@ -33,12 +33,12 @@ export interface DmesgOptions {
   problem(rank: number, message: string): void;
 }
 
-export class DmesgFollower {
+export class DmesgStream {
   private stopped = false;
   private h: Flux | undefined;
   private readonly printer = new DmesgPrinter(false, false, false);
 
-  constructor(private readonly uri: string, private readonly ranks: number[], private readonly opts: DmesgOptions) {}
+  constructor(private readonly uri: string, private readonly ranks: number[], private readonly opts: DmesgStreamOptions) {}
 
   async start(): Promise<void> {
     const h = await Flux.open(this.uri);

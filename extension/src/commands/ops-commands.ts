@@ -1,0 +1,121 @@
+/**
+ * Instance-wide operations: the TBON panel, Run on Ranks (a terminal running one command on a
+ * set of ranks, as `flux exec -l`), and the rehearsal of failure —
+ * Kill Broker (SIGKILL: its subtree goes lost) and Restart Broker (it and its subtree start again
+ * and rejoin). Killing and restarting need a local instance started here; rank 0 is the
+ * instance itself (Stop / Restart Instance).
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { openRunTerminal } from '../exec/run-terminal';
+import { parseRanks } from '../exec/run-session';
+import { TbonPanel } from '../panels/tbon-panel';
+import { reported, withProgress } from '../util/report';
+import type { CommandContext, Handler } from './context';
+
+interface TopologyNode {
+  rank: number;
+  children: TopologyNode[];
+}
+
+function rankArg(x: unknown): number | undefined {
+  if (typeof x === 'number' && Number.isInteger(x)) return x;
+  if (typeof x === 'object' && x !== null && Number.isInteger((x as { rank?: unknown }).rank)) return (x as { rank: number }).rank;
+  return undefined;
+}
+
+/** Rank and every rank below it in the TBON. */
+function subtreeRanks(root: TopologyNode, rank: number): number[] {
+  const find = (n: TopologyNode): TopologyNode | undefined => (n.rank === rank ? n : n.children.map(find).find((x) => x !== undefined));
+  const top = find(root);
+  const out: number[] = [];
+  const walk = (n: TopologyNode): void => {
+    out.push(n.rank);
+    n.children.forEach(walk);
+  };
+  if (top) walk(top);
+  return out;
+}
+
+async function askRank(ctx: CommandContext, node: unknown, title: string): Promise<number | undefined> {
+  const given = rankArg(node);
+  if (given !== undefined) return given;
+  const size = ctx.instance.instanceSize;
+  const pick = await vscode.window.showQuickPick(
+    Array.from({ length: size - 1 }, (_, i) => ({ label: `rank ${i + 1}`, rank: i + 1 })),
+    { title, placeHolder: 'Which broker? (rank 0 is the instance itself)' },
+  );
+  return pick?.rank;
+}
+
+export function opsCommands(ctx: CommandContext): Record<string, Handler> {
+  const { instance, log, refresh } = ctx;
+  const tbon = { extensionPath: ctx.extensionPath, instance, log, reveal: (rank: number) => void ctx.revealRank(rank) };
+  const binDir = path.join(ctx.extensionPath, 'dist', 'bin');
+  return {
+    'flux.tbon.show': (node?: unknown) => {
+      TbonPanel.show(tbon, rankArg(node));
+    },
+
+    'flux.ranks.run': (given?: unknown) =>
+      reported(log, 'run on ranks', async () => {
+        const h = instance.requireFlux();
+        const size = instance.instanceSize;
+        const g = (given ?? {}) as { ranks?: string; command?: string };
+        const rankText = g.ranks ?? (await vscode.window.showInputBox({
+          title: 'Flux: Run on Ranks (1/2)',
+          prompt: `Ranks to run on: all, or an idset such as 1-3 or 0,2 (this instance: 0-${size - 1})`,
+          value: size > 1 ? `1-${size - 1}` : '0',
+          validateInput: (v) => {
+            try {
+              parseRanks(v, size);
+              return undefined;
+            } catch (e) {
+              return e instanceof Error ? e.message : String(e);
+            }
+          },
+        }));
+        if (rankText === undefined) return undefined;
+        const ranks = parseRanks(rankText, size);
+        const command = g.command ?? (await vscode.window.showInputBox({
+          title: 'Flux: Run on Ranks (2/2)',
+          prompt: 'Command line, run with sh -c on each rank (FLUX_URI is that rank\'s broker)',
+          placeHolder: 'hostname',
+          validateInput: (v) => (v.trim() ? undefined : 'a command is needed'),
+        }));
+        if (!command?.trim()) return undefined;
+        const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+        const label = rankText.trim() === '' ? 'all' : rankText.trim();
+        const terminal = openRunTerminal(h, ranks, command, cwd, label, binDir);
+        return { name: terminal.name, ranks };
+      }),
+
+    'flux.broker.kill': (node?: unknown) =>
+      reported(log, 'kill broker', async () => {
+        const h = instance.requireFlux();
+        if (instance.kind !== 'local') throw new Error('Only brokers of a local instance started here can be killed');
+        const rank = await askRank(ctx, node, 'Kill Broker');
+        if (rank === undefined) return undefined;
+        if (rank === 0) throw new Error('Killing rank 0 ends the instance: use Stop Instance');
+        const { value } = await h.rpc('attr.get', { name: 'broker.pid' }, { nodeid: rank }).get<{ value: string }>();
+        const pid = Number(value);
+        process.kill(pid, 'SIGKILL');
+        log.info(`killed rank ${rank} (pid ${pid}): its subtree is lost until Restart Broker`);
+        refresh.refresh('manual');
+        return { rank, pid };
+      }),
+
+    'flux.broker.restart': (node?: unknown) =>
+      reported(log, 'restart broker', async () => {
+        const h = instance.requireFlux();
+        const rank = await askRank(ctx, node, 'Restart Broker');
+        if (rank === undefined) return undefined;
+        if (rank === 0) throw new Error('Rank 0 is the instance itself: use Restart Instance');
+        const topo = await h.rpc('overlay.topology', { rank: 0 }, { nodeid: 0 }).get<TopologyNode>();
+        const started = await withProgress(`Restarting rank ${rank}`, () => instance.restartRanks(subtreeRanks(topo, rank)));
+        log.info(started.length ? `restarted ranks ${started.join(',')}` : `rank ${rank} and its subtree are running: nothing to restart`);
+        refresh.refresh('manual');
+        return { rank, started };
+      }),
+  };
+}

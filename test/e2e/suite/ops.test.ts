@@ -1,0 +1,77 @@
+// Instance-wide operations through the extension's commands, on its own local instance: the
+// rehearsal of failure (Kill Broker: the rank goes lost in the Brokers view; Restart Broker: it
+// rejoins), the TBON panel as a webview tab, and Run on Ranks opening its terminal.
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import { Flux } from '../../../broker/src/common/libflux/handle';
+import { activateExtension, alive, rankRow, waitFor, type FluxExtensionApi } from './helpers';
+
+export function defineOpsTests(): void {
+  suite('Flux extension: kill / restart a broker, TBON panel, Run on Ranks', () => {
+    let api: FluxExtensionApi;
+    let h: Flux | undefined;
+
+    suiteSetup(async () => {
+      ({ api } = await activateExtension());
+      const uri = await vscode.commands.executeCommand<string>('flux.instance.ensureStarted');
+      h = await Flux.open(uri);
+      const ok = await waitFor(async () => {
+        const r = await h!.rpc('groups.get', { name: 'broker.online' }, { nodeid: 0 }).get<{ members: string }>().catch(() => undefined);
+        return r?.members === '0-3';
+      }, 20000, 200);
+      assert.ok(ok, 'not all 4 ranks came online');
+    });
+
+    suiteTeardown(() => {
+      h?.close();
+    });
+
+    test('Kill Broker: rank 3 goes lost in the Brokers view; Restart Broker: it rejoins and serves', async () => {
+      const killed = await vscode.commands.executeCommand<{ rank: number; pid: number }>('flux.broker.kill', { rank: 3 });
+      assert.strictEqual(killed.rank, 3);
+      assert.ok(await waitFor(() => !alive(killed.pid), 5000), `pid ${killed.pid} still alive`);
+      const lost = await waitFor(async () => {
+        await vscode.commands.executeCommand('flux.views.brokers.refresh');
+        return (await rankRow(api, 3)).contextValue === 'flux.broker.lost';
+      }, 20000, 300);
+      assert.ok(lost, `rank 3 shows ${(await rankRow(api, 3)).contextValue}`);
+      assert.strictEqual(api.instance.state(), 'running', 'losing a follower does not end the instance');
+
+      const r = await vscode.commands.executeCommand<{ started: number[] }>('flux.broker.restart', { rank: 3 });
+      assert.deepStrictEqual(r.started, [3]);
+      const back = await waitFor(async () => {
+        await vscode.commands.executeCommand('flux.views.brokers.refresh');
+        return (await rankRow(api, 3)).contextValue === 'flux.broker.online';
+      }, 30000, 300);
+      assert.ok(back, `rank 3 shows ${(await rankRow(api, 3)).contextValue}`);
+      const pid = Number((await h!.rpc('attr.get', { name: 'broker.pid' }, { nodeid: 3 }).get<{ value: string }>()).value);
+      assert.notStrictEqual(pid, killed.pid);
+      assert.ok(api.instance.brokerPids().includes(pid), 'the new pid is known (no orphan at stop)');
+    });
+
+    test('Kill Broker refuses rank 0 with the reason', async () => {
+      await assert.rejects(
+        Promise.resolve(vscode.commands.executeCommand('flux.broker.kill', { rank: 0 })),
+        /Killing rank 0 ends the instance: use Stop Instance/,
+      );
+    });
+
+    test('Show TBON opens the panel as a webview tab, once', async () => {
+      const tbonTabs = (): vscode.Tab[] => vscode.window.tabGroups.all.flatMap((g) => g.tabs)
+        .filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('flux.tbon'));
+      await vscode.commands.executeCommand('flux.tbon.show');
+      assert.ok(await waitFor(() => tbonTabs().length === 1, 10000), 'no TBON tab');
+      await vscode.commands.executeCommand('flux.tbon.show', { rank: 2 });
+      assert.strictEqual(tbonTabs().length, 1, 'a second Show reuses the panel');
+      await vscode.window.tabGroups.close(tbonTabs());
+    });
+
+    test('Run on Ranks opens a terminal running the command on those ranks', async () => {
+      const r = await vscode.commands.executeCommand<{ name: string; ranks: number[] }>('flux.ranks.run', { ranks: '1-3', command: 'true' });
+      assert.deepStrictEqual(r.ranks, [1, 2, 3]);
+      const t = vscode.window.terminals.find((x) => x.name === r.name);
+      assert.ok(t, `no terminal named ${r.name}`);
+      t.dispose();
+    });
+  });
+}
