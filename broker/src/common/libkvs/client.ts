@@ -22,23 +22,21 @@ import { FluxError, errno } from '../libflux/errno';
 import type { Flux, Rpc } from '../libflux/handle';
 import { FLAG_NORESPONSE, FLAG_STREAMING, USERID_UNKNOWN, getJson } from '../libflux/message';
 import type { HashName } from '../libcontent/blobref';
-import { FLUX_KVS_READDIR, FLUX_KVS_READLINK, FLUX_KVS_TREEOBJ } from './lookup';
+import {
+  FLUX_KVS_READDIR, FLUX_KVS_READLINK, FLUX_KVS_TREEOBJ,
+  FLUX_KVS_WATCH, FLUX_KVS_WAITCREATE, FLUX_KVS_WATCH_FULL, FLUX_KVS_WATCH_UNIQ, FLUX_KVS_WATCH_APPEND, FLUX_KVS_STREAM,
+} from './lookup';
 import * as treeobj from './treeobj';
 import type { TreeObj } from './treeobj';
 import { KvsTxn } from './txn';
 import { KVSDir } from './client-dir';
 
-export { FLUX_KVS_READDIR, FLUX_KVS_READLINK, FLUX_KVS_TREEOBJ } from './lookup';
+export {
+  FLUX_KVS_READDIR, FLUX_KVS_READLINK, FLUX_KVS_TREEOBJ,
+  FLUX_KVS_WATCH, FLUX_KVS_WAITCREATE, FLUX_KVS_WATCH_FULL, FLUX_KVS_WATCH_UNIQ, FLUX_KVS_WATCH_APPEND, FLUX_KVS_STREAM,
+} from './lookup';
 export { KVSDir, keyAt, type WalkEntry } from './client-dir';
 export { FLUX_KVS_NO_MERGE, FLUX_KVS_TXN_COMPACT, FLUX_KVS_SYNC, FLUX_KVS_APPEND, KvsTxn } from './txn';
-
-/** Lookup flags not defined by the pure lookup code (flux/kvs.h enum kvs_op). */
-export const FLUX_KVS_WATCH = 4;
-export const FLUX_KVS_WAITCREATE = 8;
-export const FLUX_KVS_WATCH_FULL = 64;
-export const FLUX_KVS_WATCH_UNIQ = 128;
-export const FLUX_KVS_WATCH_APPEND = 256;
-export const FLUX_KVS_STREAM = 512;
 
 export const KVS_PRIMARY_NAMESPACE = 'primary';
 

@@ -30,6 +30,13 @@ import type { TreeObj } from './treeobj';
 export const FLUX_KVS_READDIR = 1;
 export const FLUX_KVS_READLINK = 2;
 export const FLUX_KVS_TREEOBJ = 16;
+/** flux/kvs.h's streaming-lookup flags, served by kvs-watch (not by kvs.lookup itself). */
+export const FLUX_KVS_WATCH = 4;
+export const FLUX_KVS_WAITCREATE = 8;
+export const FLUX_KVS_WATCH_FULL = 64;
+export const FLUX_KVS_WATCH_UNIQ = 128;
+export const FLUX_KVS_WATCH_APPEND = 256;
+export const FLUX_KVS_STREAM = 512;
 
 /** Symlink nesting allowed (lookup.c's SYMLINK_CYCLE_LIMIT). */
 export const SYMLINK_CYCLE_LIMIT = 10;

@@ -36,7 +36,6 @@ import {
   FLAG_STREAMING,
   ROLE_OWNER,
   USERID_UNKNOWN,
-  getJson,
   type Message,
 } from '../../common/libflux/message';
 import { blobrefToDigest } from '../../common/libcontent/blobref';
@@ -46,6 +45,7 @@ import * as treeobj from '../../common/libkvs/treeobj';
 import type { TreeObj } from '../../common/libkvs/treeobj';
 import type { Responder } from '../../broker/service';
 import type { ModuleContext, ModuleMain } from '../../module/runtime';
+import { namespaceEvent } from '../../common/libkvs/namespace-event';
 import { CredRpc } from './cred-rpc';
 import {
   FLUX_KVS_WATCH,
@@ -126,18 +126,12 @@ class KvsWatch {
   }
 
   private onEvent(m: Message): void {
+    const ev = namespaceEvent(m);
+    if (!ev) return;
+    const ns = this.namespaces.get(ev.namespace);
+    if (!ns) return;
+    const { kind, body: o } = ev;
     const topic = m.topic ?? '';
-    if (!topic.startsWith('kvs.namespace-')) return;
-    let o: Record<string, unknown>;
-    try {
-      o = getJson(m);
-    } catch {
-      return;
-    }
-    if (typeof o.namespace !== 'string') return;
-    const ns = this.namespaces.get(o.namespace);
-    if (!ns || !topic.startsWith(ns.topic)) return;
-    const kind = topic.slice(ns.topic.length);
     if (kind === 'setroot' || kind === 'created') {
       if (typeof o.rootref !== 'string' || !Number.isInteger(o.rootseq)) {
         this.ctx.log('err', `${topic}: malformed event`);

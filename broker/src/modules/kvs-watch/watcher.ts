@@ -1,15 +1,11 @@
 /** What kvs-watch keeps per watcher and per namespace, and the lookup flags it handles. */
 import { FLUX_KVS_READDIR, FLUX_KVS_READLINK, FLUX_KVS_TREEOBJ } from '../../common/libkvs/lookup';
+export {
+  FLUX_KVS_WATCH, FLUX_KVS_WAITCREATE, FLUX_KVS_WATCH_FULL, FLUX_KVS_WATCH_UNIQ, FLUX_KVS_WATCH_APPEND, FLUX_KVS_STREAM,
+} from '../../common/libkvs/lookup';
 import type { TreeObj } from '../../common/libkvs/treeobj';
 import type { Responder } from '../../broker/service';
 
-// flux/kvs.h lookup flags handled here (the client library defines the same numbers).
-export const FLUX_KVS_WATCH = 4;
-export const FLUX_KVS_WAITCREATE = 8;
-export const FLUX_KVS_WATCH_FULL = 64;
-export const FLUX_KVS_WATCH_UNIQ = 128;
-export const FLUX_KVS_WATCH_APPEND = 256;
-export const FLUX_KVS_STREAM = 512;
 /** The flags kvs.lookup itself understands; the rest is this module's business. */
 export const LOOKUP_FLAGS = FLUX_KVS_READDIR | FLUX_KVS_READLINK | FLUX_KVS_TREEOBJ;
 

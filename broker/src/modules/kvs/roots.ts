@@ -7,7 +7,8 @@
  * write here at once) and the `kvs.wait-version` waiters it reached.
  */
 import { errno, FluxError } from '../../common/libflux/errno';
-import { NODEID_UPSTREAM, getJson, type Message } from '../../common/libflux/message';
+import { NODEID_UPSTREAM, type Message } from '../../common/libflux/message';
+import { namespaceEvent } from '../../common/libkvs/namespace-event';
 import type { CommitManager } from '../../common/libkvs/commit-manager';
 import type { Responder } from '../../broker/service';
 import type { ModuleContext } from '../../module/runtime';
@@ -104,19 +105,11 @@ export class Roots {
 
   /** Followers: kvs.namespace-NS-setroot / -error / -removed. */
   private onEvent(m: Message): void {
-    const topic = m.topic ?? '';
-    if (!topic.startsWith('kvs.namespace-')) return;
-    let o: Record<string, unknown>;
-    try {
-      o = getJson(m);
-    } catch {
-      return;
-    }
-    const ns = o.namespace;
-    if (typeof ns !== 'string' || !topic.startsWith(`kvs.namespace-${ns}-`)) return;
-    const root = this.map.get(ns);
+    const ev = namespaceEvent(m);
+    if (!ev) return;
+    const root = this.map.get(ev.namespace);
     if (!root) return;
-    const kind = topic.slice(`kvs.namespace-${ns}-`.length);
+    const { kind, body: o } = ev;
     const names = Array.isArray(o.names) ? o.names.filter((n): n is string => typeof n === 'string') : [];
     if (kind === 'setroot') {
       if (typeof o.rootref !== 'string' || !Number.isInteger(o.rootseq)) return;
