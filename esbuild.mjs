@@ -26,6 +26,8 @@ const entries = [
   { entryPoints: ['broker/src/modules/kvs/kvs.ts'], outfile: 'dist/modules/kvs.js' },
   { entryPoints: ['broker/src/modules/kvs-watch/kvs-watch.ts'], outfile: 'dist/modules/kvs-watch.js' },
   { entryPoints: ['broker/src/modules/resource/resource.ts'], outfile: 'dist/modules/resource.js' },
+  // the job pipeline (issue 8)
+  ...['job-manager', 'job-ingest', 'job-list', 'job-info', 'job-exec', 'sched-simple'].map((m) => ({ entryPoints: [`broker/src/modules/${m}/${m}.ts`], outfile: `dist/modules/${m}.js` })),
   // what hosts a module: the worker thread's script, or the `--exec` child process (module-exec)
   { entryPoints: ['broker/src/module/loader.ts'], outfile: 'dist/module-loader.js' },
   // the `flux` command line

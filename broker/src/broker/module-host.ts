@@ -55,11 +55,22 @@ const INLINE_MODULES: Record<string, () => Promise<ModuleMain>> = {
   kvs: async () => (await import('../modules/kvs/kvs.js')).mod_main,
   'kvs-watch': async () => (await import('../modules/kvs-watch/kvs-watch.js')).mod_main,
   resource: async () => (await import('../modules/resource/resource.js')).mod_main,
+  // the job pipeline (issue 8): event-driven bookkeeping, light enough for the broker's thread
+  'job-manager': async () => (await import('../modules/job-manager/job-manager.js')).mod_main,
+  'job-ingest': async () => (await import('../modules/job-ingest/job-ingest.js')).mod_main,
+  'job-list': async () => (await import('../modules/job-list/job-list.js')).mod_main,
+  'job-info': async () => (await import('../modules/job-info/job-info.js')).mod_main,
+  'job-exec': async () => (await import('../modules/job-exec/job-exec.js')).mod_main,
+  'sched-simple': async () => (await import('../modules/sched-simple/sched-simple.js')).mod_main,
 };
 import { ExtraServices, checkServiceAdd } from './module-services';
 import { applySubscription, isSubscribed } from './subscriptions';
 import { HostPeer } from './module-peer';
 import type { ServiceTable } from './service';
+
+// Each module started in this thread hooks the process's uncaughtException/unhandledRejection:
+// with the job modules that passes Node's default of 10 listeners (a warning on stderr).
+process.setMaxListeners(Math.max(process.getMaxListeners(), 64));
 
 const LOG_CRIT = 2;
 const LOG_DEBUG = 7;

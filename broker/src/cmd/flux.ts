@@ -34,6 +34,13 @@ const COMMANDS: Record<string, Entry> = {
   archive: { run: async (argv) => (await import('./archive.js')).archive(argv), summary: 'Flux KVS file archive utility', section: 'other useful commands' },
   filemap: { run: async (argv) => (await import('./archive.js')).filemap(argv), summary: 'deprecated name of flux archive', section: 'other useful commands' },
   relay: { run: async (argv) => (await import('./relay.js')).relay(argv), summary: 'relay a local broker connection over stdin/stdout (ssh://)', section: 'other useful commands' },
+  // jobs (issue 8)
+  submit: { run: async (argv) => (await import('./submit.js')).submit(argv), summary: 'submit a job to a Flux instance', section: 'run and submit jobs, allocate resources' },
+  run: { run: async (argv) => (await import('./submit.js')).run(argv), summary: 'run a Flux job interactively', section: 'run and submit jobs, allocate resources' },
+  jobs: { run: async (argv) => (await import('./jobs.js')).jobs(argv), summary: 'list jobs submitted to Flux', section: 'list and interact with jobs' },
+  cancel: { run: async (argv) => (await import('./cancel.js')).cancel(argv), summary: 'cancel one or more jobs', section: 'list and interact with jobs' },
+  job: { run: async (argv) => (await import('./job.js')).job(argv), summary: 'get job status, info, etc (see: flux help job)', section: 'list and interact with jobs' },
+  resource: { run: async (argv) => (await import('./resource.js')).resource(argv), summary: 'list/manipulate Flux resource status', section: 'get resource, queue and other instance information' },
 };
 
 function help(): string {

@@ -37,6 +37,13 @@ const BUILTIN_TABLE: Partial<ModuleEntry>[] = [
   { name: 'kvs', after: ['content-backing', 'content'], requires: ['content', 'heartbeat'] },
   { name: 'kvs-watch', after: ['kvs'], requires: ['kvs'] },
   { name: 'resource', after: ['kvs-watch'], requires: ['kvs-watch'] },
+  // the job pipeline (issue 8), placed as flux-core's modprobe.toml places it
+  { name: 'job-manager', ranks: '0', after: ['resource', 'kvs'], requires: ['kvs'] },
+  { name: 'job-info', after: ['kvs-watch'], requires: ['kvs-watch'] },
+  { name: 'job-list', ranks: '0', after: ['job-manager'], requires: ['job-manager'] },
+  { name: 'job-ingest', after: ['job-manager', 'kvs'], requires: ['kvs'] },
+  { name: 'job-exec', ranks: '0', after: ['job-manager'], requires: ['job-manager'] },
+  { name: 'sched-simple', ranks: '0', provides: ['sched', 'feasibility'], after: ['job-manager', 'resource'], requires: ['job-manager', 'resource'] },
 ];
 
 /** What `flux modprobe rc1` loads (flux-core's rc1 list; names this build lacks are skipped). */
