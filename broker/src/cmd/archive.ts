@@ -11,8 +11,11 @@
 import { FluxError, errno } from '../common/libflux/errno';
 import type { Flux } from '../common/libflux/handle';
 import * as kvs from '../common/libkvs/client';
+import {
+  ArchiveError, archiveExists, requireOwner as libRequireOwner, unlinkArchive as libUnlinkArchive, unmapArchive as libUnmapArchive,
+} from '../common/libfilemap/archive-create';
 import { Optparse, has, last, type OptionSpec, type ParsedOptions } from '../common/liboptparse/optparse';
-import { Exit, die, errText, errln, open, out, parseOrExit, usageExit } from './cli';
+import { Exit, die, errln, open, out, parseOrExit, usageExit } from './cli';
 
 export const PROG = 'flux-archive';
 export const DEFAULT_NAME = 'main';
@@ -184,58 +187,26 @@ export function verbosity(o: ParsedOptions): number {
   return v;
 }
 
-/** future_strerror(): the server's (or our) error text when there is one, else strerror. */
-export function errMessage(e: unknown): string {
-  if (e instanceof FluxError && e.hasText) return e.message;
-  return errText(e);
-}
-
-/**
- * Only the instance owner may create or remove archives. The KVS refuses a guest's commit to the
- * primary namespace anyway; checking first means a guest stores no blobs and gets a clear answer.
- */
-export async function requireOwner(h: Flux, prog: string, what: string): Promise<void> {
-  const uid = process.getuid?.();
-  if (uid === undefined) return;
-  let owner: number;
+/** The library's checks with the command's way out: `PROG: message` and exit 1. */
+async function orDie<T>(prog: string, run: () => Promise<T>): Promise<T> {
   try {
-    owner = Number(await h.getattr('security.owner'));
+    return await run();
   } catch (e) {
-    die(prog, `failed to fetch security.owner attribute: ${errText(e)}`);
-  }
-  if (uid !== owner) die(prog, `${what}: only the instance owner may do this: ${new FluxError(errno.EPERM).strerror}`);
-}
-
-/**
- * unlink_archive(): remove archive.NAME and archive.NAME_blobs in one commit. Unless `force`,
- * a missing archive is fatal; a failed commit is reported but not fatal, as in flux-core.
- */
-export async function unlinkArchive(h: Flux, prog: string, ns: string, name: string, force: boolean): Promise<void> {
-  const key = `archive.${name}`;
-  if (!force && !(await archiveExists(h, ns, name))) die(prog, `${key} does not exist`);
-  try {
-    await kvs.commit(h, new kvs.KvsTxn().unlink(key).unlink(`${key}_blobs`), { namespace: ns });
-  } catch (e) {
-    errln(`${prog}: unlink ${key},${key}_blobs: ${errMessage(e)}`);
+    if (e instanceof ArchiveError) die(prog, e.message);
+    throw e;
   }
 }
 
-/** Whether archive.NAME exists (key_exists()). */
-export function archiveExists(h: Flux, ns: string, name: string): Promise<boolean> {
-  return kvs.lookup(h, `archive.${name}`, { namespace: ns }).then(() => true, () => false);
+export function requireOwner(h: Flux, prog: string, what: string): Promise<void> {
+  return orDie(prog, () => libRequireOwner(h, what));
 }
 
-/**
- * unmap_archive(): ask rank 0's content module to drop files mapped under this tag. A content
- * module without mmap support (ENOSYS) cannot have mapped anything, so that is not worth a word.
- */
-export async function unmapArchive(h: Flux, prog: string, name: string): Promise<void> {
-  try {
-    await h.rpc('content.mmap-remove', { tag: name }, { nodeid: 0 }).response();
-  } catch (e) {
-    if (e instanceof FluxError && e.errnum === errno.ENOSYS) return;
-    errln(`${prog}: unmap ${name}: ${errMessage(e)}`);
-  }
+export function unlinkArchive(h: Flux, prog: string, ns: string, name: string, force: boolean): Promise<void> {
+  return orDie(prog, () => libUnlinkArchive(h, ns, name, force, (m) => errln(`${prog}: ${m}`)));
+}
+
+export function unmapArchive(h: Flux, prog: string, name: string): Promise<void> {
+  return libUnmapArchive(h, name, (m) => errln(`${prog}: ${m}`));
 }
 
 async function remove(inv: Invocation): Promise<void> {

@@ -17,6 +17,8 @@ export interface ExtractOptions {
 export interface CreateOptions {
   name?: string;
   overwrite?: boolean;
+  /** --mmap: rank 0 serves large files from these very files (which must not change). */
+  mmap?: boolean;
 }
 
 function archiveName(x: unknown): string | undefined {
@@ -119,13 +121,17 @@ export function archiveCommands(ctx: CommandContext): Record<string, Handler> {
         if (!name) return undefined;
         const rel = uris.map((u) => path.basename(u.fsPath));
         const archive = name;
+        const mmap = o.mmap === true;
         try {
-          const n = await withProgress(`Creating archive ${archive}`, (p) => createArchive(h, archive, base, rel, o.overwrite === true, (m) => p.report({ message: m })));
-          log.info(`archive create -n ${archive} -C ${base} ${rel.join(' ')}: ${n} entries`);
+          const n = await withProgress(`Creating archive ${archive}`, (p) => createArchive(h, archive, base, rel, { overwrite: o.overwrite === true, mmap }, (m) => p.report({ message: m })));
+          log.info(`archive create -n ${archive} -C ${base}${mmap ? ' --mmap' : ''} ${rel.join(' ')}: ${n} entries`);
         } finally {
           refresh.kvsChanged('archive-action');
         }
         return archive;
       }),
+    /** The same, with --mmap: large files are served by rank 0 from the files themselves, not copied. */
+    'flux.archive.createMapped': (clicked?: unknown, selected?: unknown, opts?: unknown) =>
+      vscode.commands.executeCommand('flux.archive.create', clicked, selected, { ...((opts as CreateOptions | undefined) ?? {}), mmap: true }),
   };
 }
