@@ -271,3 +271,24 @@ test('only the instance owner may use the content service: a guest\'s requests g
   assert.equal(ok.aux1, 0);
   assert.deepEqual(ok.payload, sha1(blob));
 });
+
+test('a statedir in use by a running instance is refused by a second one, with the reason', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-statedir-busy-'));
+  const first = await startInstance(1, [`statedir=${dir}`]);
+  try {
+    // The first broker holds content.sqlite (exclusive locking): the second cannot load its store.
+    const r = await flux(['start', '-s1', '-S', `statedir=${dir}`, 'true'], process.env, 60_000);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /content\.sqlite is in use by another Flux instance .*stop that instance first, or start this one with another -S statedir/);
+    // And the first instance was not disturbed.
+    const h = await Flux.open(first.uri);
+    try {
+      await h.rpc('kvs.getroot', { namespace: 'primary' }).get();
+    } finally {
+      h.close();
+    }
+  } finally {
+    await first.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

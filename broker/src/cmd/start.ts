@@ -202,6 +202,9 @@ interface InstanceSpec {
   verbose: boolean;
 }
 
+/** After rank 0 failed to boot, how long the other brokers get to report their own failure. */
+const BOOT_FAILURE_GRACE_MS = 2000;
+
 function runInstance(spec: InstanceSpec): Promise<number> {
   const brokerJs = path.join(__dirname, 'broker.js');
   const interactive = spec.command.length === 0 && process.stdin.isTTY === true;
@@ -211,12 +214,16 @@ function runInstance(spec: InstanceSpec): Promise<number> {
   const alive = new Set<number>();
   let leaderStatus: number | undefined;
   let exitTimer: NodeJS.Timeout | undefined;
+  let bootGrace: NodeJS.Timeout | undefined;
   let stopping = false;
+  /** Rank 0 reached RUN (its initial program was started). */
+  let running = false;
 
   return new Promise((resolve) => {
     const finish = (): void => {
       if (alive.size > 0) return;
       if (exitTimer) clearTimeout(exitTimer);
+      if (bootGrace) clearTimeout(bootGrace);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       process.off('SIGHUP', onTerm);
@@ -266,6 +273,7 @@ function runInstance(spec: InstanceSpec): Promise<number> {
       alive.add(rank);
       if (spec.verbose) process.stderr.write(`${PROG}: rank ${rank}: pid ${child.pid}\n`);
       child.on('message', (m: BrokerMessage) => {
+        if (m?.type === 'run') running = true;
         if (m?.type === 'run' && process.send) {
           process.send({ type: 'run', uri: m.uri, rundir: spec.rundir, pids: brokers.map((b) => b.pid) }, () => {});
         }
@@ -279,7 +287,12 @@ function runInstance(spec: InstanceSpec): Promise<number> {
         // Rank 0 leaves last in an orderly shutdown; if others remain (one still joining when rc1
         // failed, a subtree cut off), nothing can shut them down cleanly any more: end them now
         // rather than at the exit timeout, which stays as the SIGKILL backstop.
-        if (rank === 0 && alive.size > 0) killAll('SIGTERM');
+        // But if rank 0 failed while booting, the others are failing too (an empty business card,
+        // a parent that never comes): let them say why first, for a moment, before SIGTERM.
+        if (rank === 0 && alive.size > 0) {
+          if (running) killAll('SIGTERM');
+          else bootGrace = setTimeout(() => killAll('SIGTERM'), BOOT_FAILURE_GRACE_MS);
+        }
         if (rank === 0 || spec.exitMode === 'any') armExitTimer();
         finish();
       });

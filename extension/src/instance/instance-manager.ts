@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Flux } from '../../../broker/src/common/libflux/handle';
+import { attachFailure } from './instance-errors';
 import { LocalInstance, type RunningInfo } from './local-instance';
 
 export type InstanceState = 'stopped' | 'starting' | 'running' | 'stopping';
@@ -171,9 +172,10 @@ export class InstanceManager implements vscode.Disposable {
       this.setState('running');
       return { uri, size: this.size };
     } catch (e) {
-      this.log.error(`attach to ${uri} failed: ${e instanceof Error ? e.message : String(e)}`);
+      const why = attachFailure(uri, e);
+      this.log.error(`attach to ${uri} failed: ${why}`);
       this.reset();
-      throw e;
+      throw new Error(why, { cause: e });
     }
   }
 

@@ -5,6 +5,7 @@
  * No ZeroMQ here: the extension talks to rank 0 over its local socket.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { startFailure } from './instance-errors';
 
 export interface LocalInstanceOptions {
   fluxJs: string;
@@ -43,8 +44,15 @@ export class LocalInstance {
     for (const [k, v] of Object.entries(o.attrs ?? {})) args.push('-S', `${k}=${v}`);
     const child = fork(o.fluxJs, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
     this.child = child;
+    // The brokers' errors, to say why a start failed (a statedir in use, a bad attribute...).
+    const errors: string[] = [];
     const lines = (buf: Buffer): void => {
-      for (const l of buf.toString('utf8').split('\n')) if (l.trim()) o.onOutput?.(l);
+      for (const l of buf.toString('utf8').split('\n')) {
+        if (!l.trim()) continue;
+        o.onOutput?.(l);
+        const m = /\.(?:err|crit|alert|emerg)\[\d+\]: (.*)$/.exec(l) ?? /^(flux-[a-z-]+: .*)$/.exec(l);
+        if (m && errors.length < 50) errors.push(m[1]);
+      }
     };
     child.stdout?.on('data', lines);
     child.stderr?.on('data', lines);
@@ -61,7 +69,7 @@ export class LocalInstance {
         resolve({ uri: m.uri, rundir: m.rundir, pids: m.pids });
       });
       child.once('error', (e) => reject(e));
-      void this.exited!.then((code) => reject(new Error(`flux start exited with status ${code ?? 'signal'} before the instance was up`)));
+      void this.exited!.then((code) => reject(new Error(startFailure(code, errors))));
     });
   }
 

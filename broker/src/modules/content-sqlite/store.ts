@@ -107,6 +107,11 @@ function openError(path: string, e: unknown): FluxError {
   if (e instanceof FluxError) return e;
   const code = sqliteCode(e) ?? '';
   const msg = sqliteMessage(e);
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    // The file is fine: another broker holds it (its statedir is this one).
+    return new FluxError(errno.EBUSY, `content-sqlite: ${path} is in use by another Flux instance (${msg}): ` +
+      'stop that instance first, or start this one with another -S statedir.');
+  }
   let what: string;
   if (code.startsWith('SQLITE_NOTADB')) {
     what = `${path} is not an SQLite database (${msg})`;

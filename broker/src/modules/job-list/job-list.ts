@@ -9,13 +9,14 @@
  *       Python sends them) get the jobs then ENODATA. Constraints (RFC 31
  *       style): and/or/not, userid, states, results, name, queue.
  *   job-list.list-id {id, attrs, state?} → {job}   waits until the job is known
- *       (and has reached `state`, a state mask, when given)
+ *       (and has reached `state`, a state mask, when given); ENOENT for an id the KVS has not seen
  *   job-list.list-attrs → {attrs:[...]}
  */
 import * as path from 'node:path';
 import { errno, FluxError } from '../../common/libflux/errno';
 import { FLAG_STREAMING } from '../../common/libflux/message';
-import type { JobId } from '../../common/libjob/jobid';
+import { encodeDothex, type JobId } from '../../common/libjob/jobid';
+import { lookup as kvsLookup } from '../../common/libkvs/client';
 import type { JsonValue } from '../../common/libjob/json';
 import { idField, idJson, jsonPayload, payloadJson, respondJson } from '../../common/libjob/rpc-json';
 import {
@@ -256,7 +257,22 @@ export const mod_main: ModuleMain = (ctx, args) => {
     const state = typeof req.state === 'number' ? req.state : 0;
     idWaiters.push({ id, state, attrs: req.attrs, r });
     const job = jobs.get(id);
-    if (job) checkWaiters(job);
+    if (job) {
+      checkWaiters(job);
+      return;
+    }
+    // flux-core's idsync: a job not listed yet is waited for only if the KVS knows it (it was
+    // just submitted); an id the KVS has never seen is ENOENT at once.
+    kvsLookup(ctx.h, `job.${encodeDothex(id)}.eventlog`).then(
+      () => undefined,
+      (e: unknown) => {
+        if (jobs.has(id)) return;
+        const i = idWaiters.findIndex((w) => w.r === r);
+        if (i < 0) return;
+        idWaiters.splice(i, 1);
+        r.respondError(e instanceof FluxError && e.errnum === errno.ENOENT ? errno.ENOENT : errno.EIO);
+      },
+    );
   });
 
   ctx.serve('job-list.list-attrs', (r) => respondJson(r, { attrs: LIST_ATTRS }));
