@@ -195,6 +195,23 @@ test('Explorer context menu "Create Archive…" on a file: the Archives view lis
   await page.locator(`${VIEW} .pane-header[aria-label^="Brokers"]`).click();
 });
 
+test('"Flux: Show TBON" draws the 4 ranks live in a webview panel', async () => {
+  await runCommand(page, 'Flux: Show TBON');
+  // A webview's page sits in two nested iframes.
+  const frame = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+  await frame.locator('#nodes g[data-rank="3"]').waitFor({ timeout: 20000 });
+  assert.strictEqual(await frame.locator('#nodes g').count(), 4);
+  await frame.locator('#summary', { hasText: '4 ranks, 4 online' }).waitFor({ timeout: 15000 });
+  assert.strictEqual(await frame.locator('#nodes g.online').count(), 4);
+  // Hover a rank: its host and state, then its modules (module.list to that rank).
+  await frame.locator('#nodes g[data-rank="2"] circle').hover();
+  await frame.locator('#tip', { hasText: 'rank 2' }).waitFor({ timeout: 10000 });
+  await frame.locator('#tip .mods', { hasText: 'kvs' }).waitFor({ timeout: 10000 });
+  await sleep(300);
+  await page.screenshot({ path: path.join(artifactsDir(), 'tbon-panel.png') });
+  await page.keyboard.press('Control+W');
+});
+
 test('"Flux: Stop Instance" empties the view and leaves no broker process', async () => {
   const before = runBrokerPids();
   assert.ok(before.length >= 4, `expected the instance's broker processes before stop, found ${JSON.stringify(before)}`);

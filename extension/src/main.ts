@@ -29,6 +29,8 @@ export interface FluxExtensionApi {
   dmesgText(): string;
   /** KVS events seen since activation (setroot etc.), for tests. */
   kvsEvents(): number;
+  /** The TBON panel's rank states, while it is open. */
+  tbonStatus(): string[] | undefined;
   /** How long activate() took, in milliseconds. */
   activationMs: number;
 }
@@ -95,6 +97,7 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
     statusText: () => status.text,
     kvsEvents: () => refresh.kvsEvents,
     dmesgText: () => dmesg.text(),
+    tbonStatus: () => TbonPanel.currentStatus(),
     activationMs: performance.now() - t0,
   };
 }

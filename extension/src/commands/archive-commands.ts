@@ -5,6 +5,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { createArchive, extractArchive, removeArchive } from '../archives/archive-lib';
+import { parseRanks } from '../exec/run-session';
+import { openRunTerminal } from '../exec/run-terminal';
 import { reported, withProgress } from '../util/report';
 import type { CommandContext, Handler } from './context';
 
@@ -65,6 +67,48 @@ export function archiveCommands(ctx: CommandContext): Record<string, Handler> {
         }
         if (!dir) return undefined;
         return doExtract(ctx, name, dir, (opts as ExtractOptions | undefined) ?? {});
+      }),
+
+    /**
+     * The seed's flow for clusters without a shared file system: on each chosen rank,
+     * `mkdir -p DIR && flux archive extract -n NAME -C DIR`, through the ranks' rexec services, in
+     * a Run on Ranks terminal (each rank reads the blobs through its own broker's content cache).
+     * (archive node | name, { ranks?: idset, dir?: path, wait?: boolean }) → the run's result.
+     */
+    'flux.archive.extractOnRanks': (node?: unknown, opts?: unknown) =>
+      reported(log, 'extract archive on ranks', async () => {
+        const h = instance.requireFlux();
+        const name = archiveName(node) ?? (await pickArchive(ctx, 'Extract Archive on Ranks'));
+        if (!name) return undefined;
+        const o = (opts ?? {}) as { ranks?: string; dir?: string; wait?: boolean };
+        const size = instance.instanceSize;
+        const rankText = o.ranks ?? (await vscode.window.showInputBox({
+          title: `Extract archive ${name} on ranks (1/2)`,
+          prompt: 'Ranks (an idset, or all): each extracts through its own broker',
+          value: size > 1 ? `1-${size - 1}` : '0',
+          validateInput: (v) => {
+            try {
+              parseRanks(v, size);
+              return undefined;
+            } catch (e) {
+              return e instanceof Error ? e.message : String(e);
+            }
+          },
+        }));
+        if (rankText === undefined) return undefined;
+        const ranks = parseRanks(rankText, size);
+        const dir = o.dir ?? (await vscode.window.showInputBox({
+          title: `Extract archive ${name} on ranks (2/2)`,
+          prompt: 'Directory on those ranks\' hosts (created if missing)',
+          value: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '',
+          validateInput: (v) => (path.isAbsolute(v.trim()) ? undefined : 'an absolute path'),
+        }));
+        if (!dir?.trim()) return undefined;
+        const q = (x: string): string => `'${x.replace(/'/g, "'\\''")}'`;
+        const command = `mkdir -p ${q(dir.trim())} && flux archive extract -n ${q(name)} -C ${q(dir.trim())}`;
+        const run = openRunTerminal(h, ranks, command, undefined, rankText.trim() || 'all', path.join(ctx.extensionPath, 'dist', 'bin'));
+        if (!o.wait) return { name: run.terminal.name, ranks };
+        return { name: run.terminal.name, ranks, ...(await run.done) };
       }),
 
     /** Explorer folder → pick an archive → extract into that folder. */

@@ -61,7 +61,7 @@ export function opsCommands(ctx: CommandContext): Record<string, Handler> {
       reported(log, 'run on ranks', async () => {
         const h = instance.requireFlux();
         const size = instance.instanceSize;
-        const g = (given ?? {}) as { ranks?: string; command?: string };
+        const g = (given ?? {}) as { ranks?: string; command?: string; wait?: boolean };
         const rankText = g.ranks ?? (await vscode.window.showInputBox({
           title: 'Flux: Run on Ranks (1/2)',
           prompt: `Ranks to run on: all, or an idset such as 1-3 or 0,2 (this instance: 0-${size - 1})`,
@@ -86,8 +86,10 @@ export function opsCommands(ctx: CommandContext): Record<string, Handler> {
         if (!command?.trim()) return undefined;
         const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
         const label = rankText.trim() === '' ? 'all' : rankText.trim();
-        const terminal = openRunTerminal(h, ranks, command, cwd, label, binDir);
-        return { name: terminal.name, ranks };
+        const run = openRunTerminal(h, ranks, command, cwd, label, binDir);
+        // Other extensions and tests may wait for the end: the exit code, summary and output.
+        if (g.wait) return { name: run.terminal.name, ranks, ...(await run.done) };
+        return { name: run.terminal.name, ranks };
       }),
 
     'flux.broker.kill': (node?: unknown) =>

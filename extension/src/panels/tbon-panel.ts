@@ -30,6 +30,13 @@ export class TbonPanel implements vscode.Disposable {
   private feed: TbonFeed | undefined;
   private readonly subs: vscode.Disposable[] = [];
   private ready = false;
+  /** What the panel shows now, per rank (for the extension's API and its tests). */
+  private status: string[] = [];
+
+  /** The open panel's rank states (subtree status as overlay.health says), if a panel is open. */
+  static currentStatus(): string[] | undefined {
+    return TbonPanel.current ? [...TbonPanel.current.status] : undefined;
+  }
 
   /** Open the panel, or bring the open one forward; `rank` is shown selected. */
   static show(deps: TbonPanelDeps, rank?: number): TbonPanel {
@@ -117,8 +124,14 @@ export class TbonPanel implements vscode.Disposable {
       return;
     }
     const feed = new TbonFeed(uri, {
-      snapshot: (s) => this.post({ type: 'snapshot', data: Uint8Array.from(encode(s)) }),
-      changes: (changes) => this.post({ type: 'status', changes }),
+      snapshot: (s) => {
+        this.status = [...s.status];
+        this.post({ type: 'snapshot', data: Uint8Array.from(encode(s)) });
+      },
+      changes: (changes) => {
+        for (const c of changes) this.status[c.rank] = c.status;
+        this.post({ type: 'status', changes });
+      },
       gone: (reason) => this.post({ type: 'gone', reason }),
     });
     this.feed = feed;

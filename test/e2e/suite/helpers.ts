@@ -24,6 +24,7 @@ export interface FluxExtensionApi {
   statusText(): string;
   kvsEvents(): number;
   dmesgText(): string;
+  tbonStatus(): string[] | undefined;
 }
 
 export interface StartResult {
