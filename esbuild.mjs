@@ -36,6 +36,8 @@ const entries = [
   // webviews: one bundle per panel, for the browser (no Node), plus its stylesheet
   { entryPoints: ['webviews/tbon/main.ts'], outfile: 'dist/webviews/tbon.js', platform: 'browser', format: 'iife', target: 'es2022', external: [] },
   { entryPoints: ['webviews/tbon/style.css'], outfile: 'dist/webviews/tbon.css', platform: 'browser', external: [] },
+  { entryPoints: ['webviews/resources/main.ts'], outfile: 'dist/webviews/resources.js', platform: 'browser', format: 'iife', target: 'es2022', external: [] },
+  { entryPoints: ['webviews/resources/style.css'], outfile: 'dist/webviews/resources.css', platform: 'browser', external: [] },
   // VS Code extension host
   { entryPoints: ['extension/src/main.ts'], outfile: 'dist/extension.js' },
   // suite that runs inside the extension host (mocha, `vscode` API)

@@ -12,6 +12,8 @@ import type { BrokersElement } from './tree/broker-node';
 import { BrokersTree } from './tree/brokers-tree';
 import { RefreshManager } from './tree/refresh-manager';
 import { TbonPanel } from './panels/tbon-panel';
+import { ResourcesPanel } from './panels/resources-panel';
+import { resourcesDeps } from './commands/ops-commands';
 
 export interface FluxExtensionApi {
   instance: {
@@ -31,6 +33,8 @@ export interface FluxExtensionApi {
   kvsEvents(): number;
   /** The TBON panel's rank states, while it is open. */
   tbonStatus(): string[] | undefined;
+  /** The resource graph panel's last snapshot in figures, while it is open. */
+  resourcesSummary(): { source: string; vertices: number; allocated: number } | undefined;
   /** How long activate() took, in milliseconds. */
   activationMs: number;
 }
@@ -72,6 +76,7 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
     vscode.workspace.registerTextDocumentContentProvider(INFO_SCHEME, info),
     brokersView,
     TbonPanel.registerSerializer({ extensionPath: context.extensionPath, instance, log, reveal: (rank) => void revealRank(rank) }),
+    ResourcesPanel.registerSerializer(resourcesDeps({ extensionPath: context.extensionPath, instance, log })),
     vscode.window.createTreeView('flux.views.kvs', { treeDataProvider: kvs, showCollapseAll: true }),
     vscode.window.createTreeView('flux.views.archives', { treeDataProvider: archives, showCollapseAll: true }),
     ...registerCommands({ instance, refresh, log, extensionPath: context.extensionPath, brokers, kvs, kvsFs, archives, info, dmesg, revealRank }),
@@ -98,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
     kvsEvents: () => refresh.kvsEvents,
     dmesgText: () => dmesg.text(),
     tbonStatus: () => TbonPanel.currentStatus(),
+    resourcesSummary: () => ResourcesPanel.currentSummary(),
     activationMs: performance.now() - t0,
   };
 }

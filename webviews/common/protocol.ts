@@ -63,3 +63,41 @@ export function rankStateOf(s: SubtreeStatus): RankState {
       return 'unknown';
   }
 }
+
+// --- resource graph panel ----------------------------------------------------------------
+
+export type VertexState = 'free' | 'allocated' | 'reserved' | 'down';
+
+/** The containment graph, msgpack-encoded in `ResourcesToView.snapshot.data`. */
+export interface ResourceSnapshot {
+  /** Where it came from: Fluxion's own graph, or R with the allocations of running jobs. */
+  source: 'fluxion' | 'R';
+  /** Parallel arrays, one entry per vertex; `parent` -1 for the root; parents come before children. */
+  parent: number[];
+  type: string[];
+  name: string[];
+  path: string[];
+  rank: number[];
+  state: VertexState[];
+  /** Jobs holding each vertex (F58 ids), '' when none. */
+  jobs: string[];
+  uri: string;
+}
+
+export type ResourcesToView =
+  | { type: 'snapshot'; data: Uint8Array }
+  | { type: 'gone'; reason: string };
+
+export type ResourcesFromView =
+  | { type: 'ready' }
+  | { type: 'job'; id: string };
+
+/** What the resource view keeps across a reload. */
+export interface ResourcesViewState {
+  scale: number;
+  tx: number;
+  ty: number;
+  /** Deepest type level drawn (cluster 0, node 1, socket 2, core 3...). */
+  depth: number;
+  search: string;
+}

@@ -1,5 +1,5 @@
 /**
- * Instance-wide operations: the TBON panel, Run on Ranks (a terminal running one command on a
+ * Instance-wide operations: the TBON and resource graph panels, Run on Ranks (a terminal running one command on a
  * set of ranks, as `flux exec -l`), and the rehearsal of failure —
  * Kill Broker (SIGKILL: its subtree goes lost) and Restart Broker (it and its subtree start again
  * and rejoin). Killing and restarting need a local instance started here; rank 0 is the
@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { openRunTerminal } from '../exec/run-terminal';
 import { parseRanks } from '../exec/run-session';
+import { ResourcesPanel, type ResourcesPanelDeps } from '../panels/resources-panel';
 import { TbonPanel } from '../panels/tbon-panel';
 import { reported, withProgress } from '../util/report';
 import type { CommandContext, Handler } from './context';
@@ -48,6 +49,14 @@ async function askRank(ctx: CommandContext, node: unknown, title: string): Promi
   return pick?.rank;
 }
 
+/** What the resource graph panel needs; a vertex's job opens that job's output. */
+export function resourcesDeps(ctx: Pick<CommandContext, 'extensionPath' | 'instance' | 'log'>): ResourcesPanelDeps {
+  return {
+    extensionPath: ctx.extensionPath, instance: ctx.instance, log: ctx.log,
+    showJob: (id) => void vscode.commands.executeCommand('flux.jobs.showOutput', id),
+  };
+}
+
 export function opsCommands(ctx: CommandContext): Record<string, Handler> {
   const { instance, log, refresh } = ctx;
   const tbon = { extensionPath: ctx.extensionPath, instance, log, reveal: (rank: number) => void ctx.revealRank(rank) };
@@ -55,6 +64,10 @@ export function opsCommands(ctx: CommandContext): Record<string, Handler> {
   return {
     'flux.tbon.show': (node?: unknown) => {
       TbonPanel.show(tbon, rankArg(node));
+    },
+
+    'flux.resources.show': () => {
+      ResourcesPanel.show(resourcesDeps(ctx));
     },
 
     'flux.ranks.run': (given?: unknown) =>

@@ -3,13 +3,12 @@
  * fed by TbonFeed over the instance's local socket. One panel at a time; it follows the
  * instance through stop, restart and attach, and comes back after a window reload (serializer).
  */
-import * as crypto from 'node:crypto';
-import * as path from 'node:path';
 import { encode } from 'msgpack-lite';
 import * as vscode from 'vscode';
 import type { TbonFromView, TbonToView } from '../../../webviews/common/protocol';
 import type { InstanceManager } from '../instance/instance-manager';
 import { TbonFeed } from './tbon-feed';
+import { panelHtml, panelOptions } from './webview-html';
 
 export const TBON_VIEW_TYPE = 'flux.tbon';
 
@@ -62,11 +61,7 @@ export class TbonPanel implements vscode.Disposable {
   }
 
   private static options(deps: TbonPanelDeps): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-    return {
-      enableScripts: true,
-      retainContextWhenHidden: false,
-      localResourceRoots: [vscode.Uri.file(path.join(deps.extensionPath, 'dist', 'webviews'))],
-    };
+    return panelOptions(deps.extensionPath);
   }
 
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly deps: TbonPanelDeps) {
@@ -151,23 +146,7 @@ export class TbonPanel implements vscode.Disposable {
   }
 
   private html(): string {
-    const w = this.panel.webview;
-    const base = vscode.Uri.file(path.join(this.deps.extensionPath, 'dist', 'webviews'));
-    const script = w.asWebviewUri(vscode.Uri.joinPath(base, 'tbon.js'));
-    const style = w.asWebviewUri(vscode.Uri.joinPath(base, 'tbon.css'));
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const csp = [`default-src 'none'`, `style-src ${w.cspSource}`, `script-src 'nonce-${nonce}'`, `img-src ${w.cspSource}`].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>Flux TBON</title>
-</head>
-<body>
-<div id="bar">
+    return panelHtml(this.panel.webview, this.deps.extensionPath, 'tbon', 'Flux TBON', `<div id="bar">
   <span id="summary">Reading the TBON…</span>
   <span class="legend"><span class="online">online</span><span class="degraded">subtree degraded</span><span class="lost">lost</span><span class="offline">offline</span></span>
   <button id="fit" title="Fit the tree (0)">Fit</button>
@@ -178,9 +157,6 @@ export class TbonPanel implements vscode.Disposable {
 </svg>
 <div id="help" class="sr-only">Arrow keys move between ranks, Enter reveals the rank in the Brokers view, plus and minus zoom, 0 fits.</div>
 <div id="live" class="sr-only" aria-live="polite"></div>
-<div id="tip" hidden></div>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+<div id="tip" hidden></div>`);
   }
 }
