@@ -25,6 +25,7 @@ export interface FluxExtensionApi {
   kvsEvents(): number;
   dmesgText(): string;
   tbonStatus(): string[] | undefined;
+  resourcesSummary(): { source: string; vertices: number; allocated: number } | undefined;
 }
 
 export interface StartResult {

@@ -5,16 +5,18 @@ import * as assert from 'assert';
 import * as os from 'os';
 import * as vscode from 'vscode';
 import { Flux } from '../../../broker/src/common/libflux/handle';
-import { activateExtension, alive, rankRow, waitFor, type FluxExtensionApi } from './helpers';
+import { activateExtension, alive, fluxCli, rankRow, waitFor, type FluxExtensionApi } from './helpers';
 
 export function defineOpsTests(): void {
   suite('Flux extension: kill / restart a broker, TBON panel, Run on Ranks', () => {
     let api: FluxExtensionApi;
+    let root: string;
+    let uri: string;
     let h: Flux | undefined;
 
     suiteSetup(async () => {
-      ({ api } = await activateExtension());
-      const uri = await vscode.commands.executeCommand<string>('flux.instance.ensureStarted');
+      ({ api, root } = await activateExtension());
+      uri = await vscode.commands.executeCommand<string>('flux.instance.ensureStarted');
       h = await Flux.open(uri);
       const ok = await waitFor(async () => {
         const r = await h!.rpc('groups.get', { name: 'broker.online' }, { nodeid: 0 }).get<{ members: string }>().catch(() => undefined);
@@ -70,6 +72,21 @@ export function defineOpsTests(): void {
       await vscode.commands.executeCommand('flux.tbon.show', { rank: 2 });
       assert.strictEqual(tbonTabs().length, 1, 'a second Show reuses the panel');
       await vscode.window.tabGroups.close(tbonTabs());
+    });
+
+    test('Show Resource Graph: the scheduler\'s graph in a webview, a running job\'s cores allocated', async () => {
+      await vscode.commands.executeCommand('flux.resources.show');
+      assert.ok(await waitFor(() => (api.resourcesSummary()?.vertices ?? 0) > 4, 15000), 'the panel read no graph');
+      assert.match(api.resourcesSummary()!.source, /^(fluxion|R)$/);
+      assert.strictEqual(api.resourcesSummary()!.allocated, 0);
+      const id = (await fluxCli(root, uri, ['submit', '-n1', 'sleep', '60'])).trim();
+      assert.ok(await waitFor(() => api.resourcesSummary()?.allocated === 1, 20000), `allocated: ${JSON.stringify(api.resourcesSummary())}`);
+      await fluxCli(root, uri, ['cancel', id]);
+      assert.ok(await waitFor(() => api.resourcesSummary()?.allocated === 0, 20000), 'the core was not freed');
+      const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs)
+        .filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('flux.resources'));
+      assert.strictEqual(tabs.length, 1);
+      await vscode.window.tabGroups.close(tabs);
     });
 
     test('Run on Ranks: hostname on all ranks but 0, in a terminal, labelled by rank; failures summarized', async () => {
