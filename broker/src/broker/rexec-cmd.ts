@@ -37,3 +37,24 @@ export function parseCmd(o: unknown): CmdObject {
   if (typeof c.label === 'string') cmd.label = c.label;
   return cmd;
 }
+
+/** `{pid, label?}` of rexec.kill / wait / attach, plus the integer fields each needs (`signum`, `flags`). */
+export interface ProcRef {
+  pid: number;
+  label?: string;
+  signum: number;
+  flags: number;
+}
+
+/** Check a request naming a process, as flux-core's servers do ("invalid request payload"). */
+export function parseProcRef(p: Record<string, unknown>, need: ('signum' | 'flags')[]): ProcRef {
+  const ok = Number.isInteger(p.pid) && (p.label === undefined || typeof p.label === 'string') && need.every((k) => Number.isInteger(p[k]));
+  if (!ok) throw new FluxError(errno.EPROTO, 'invalid request payload');
+  return { pid: p.pid as number, label: p.label as string | undefined, signum: (p.signum as number) ?? 0, flags: (p.flags as number) ?? 0 };
+}
+
+/** The name rexec.list shows for a command: "flux" alone says little, so flux-core adds the subcommand. */
+export function listName(cmdline: string[]): string {
+  const name = cmdline[0];
+  return name === 'flux' && cmdline.length > 1 ? `${name} ${cmdline[1]}`.slice(0, 63) : name;
+}

@@ -37,7 +37,7 @@ import {
   type IoObject,
 } from './rexec-proc';
 import type { Responder, ServiceTable } from './service';
-import { parseCmd, type CmdObject } from './rexec-cmd';
+import { listName, parseCmd, parseProcRef, type CmdObject } from './rexec-cmd';
 
 export { parseCmd, type CmdObject };
 
@@ -301,7 +301,7 @@ export class RexecService {
     if (io.eof) e.proc.closeStdin();
   }
 
-  private find(pid: unknown, label: unknown): Entry {
+  private find(pid: number, label: string | undefined): Entry {
     if (typeof label === 'string') {
       const e = this.byLabel(label);
       if (!e) throw new FluxError(errno.ESRCH, `label ${label} does not belong to any subprocess`);
@@ -317,14 +317,11 @@ export class RexecService {
   }
 
   private kill(r: Responder): void {
-    const p = r.json<{ pid?: unknown; signum?: unknown; label?: unknown }>();
-    if (!Number.isInteger(p.pid) || !Number.isInteger(p.signum) || (p.label !== undefined && typeof p.label !== 'string')) {
-      throw new FluxError(errno.EPROTO, 'invalid request payload');
-    }
+    const p = parseProcRef(r.json(), ['signum']);
     this.auth(r);
     const e = this.find(p.pid, p.label);
     try {
-      e.proc.kill(p.signum as number);
+      e.proc.kill(p.signum);
     } catch (err) {
       const fe = err instanceof FluxError ? err : FluxError.fromNode(err);
       throw new FluxError(fe.errnum, strerror(fe.errnum));
@@ -334,28 +331,20 @@ export class RexecService {
 
   private list(r: Responder): void {
     this.auth(r);
-    const procs = [...this.procs].filter((e) => e.proc.pid > 0).map((e) => {
-      let name = e.cmd.cmdline[0];
-      // "flux" alone says little: flux-core adds the subcommand.
-      if (name === 'flux' && e.cmd.cmdline.length > 1) name = `${name} ${e.cmd.cmdline[1]}`.slice(0, 63);
-      return {
-        pid: e.proc.pid,
-        cmd: name,
-        label: e.cmd.label ?? '',
-        state: e.proc.active ? 'R' : 'Z',
-        bg: e.bg,
-        waitable: e.waitable,
-        attached: this.listening(e) || e.waiter !== undefined,
-      };
-    });
+    const procs = [...this.procs].filter((e) => e.proc.pid > 0).map((e) => ({
+      pid: e.proc.pid,
+      cmd: listName(e.cmd.cmdline),
+      label: e.cmd.label ?? '',
+      state: e.proc.active ? 'R' : 'Z',
+      bg: e.bg,
+      waitable: e.waitable,
+      attached: this.listening(e) || e.waiter !== undefined,
+    }));
     r.respond({ rank: this.host.rank, procs });
   }
 
   private wait(r: Responder): void {
-    const p = r.json<{ pid?: unknown; label?: unknown }>();
-    if (!Number.isInteger(p.pid) || (p.label !== undefined && typeof p.label !== 'string')) {
-      throw new FluxError(errno.EPROTO, 'invalid request payload');
-    }
+    const p = parseProcRef(r.json(), []);
     this.auth(r);
     const e = this.find(p.pid, p.label);
     if (!e.waitable) throw new FluxError(errno.EINVAL, 'process is not waitable');
@@ -366,10 +355,7 @@ export class RexecService {
   }
 
   private attach(r: Responder): void {
-    const p = r.json<{ pid?: unknown; label?: unknown; flags?: unknown }>();
-    if (!Number.isInteger(p.pid) || !Number.isInteger(p.flags) || (p.label !== undefined && typeof p.label !== 'string')) {
-      throw new FluxError(errno.EPROTO, 'invalid request payload');
-    }
+    const p = parseProcRef(r.json(), ['flags']);
     this.auth(r);
     if (!(r.msg.flags & FLAG_STREAMING)) throw new FluxError(errno.EPROTO, 'attach request is missing STREAMING flag');
     let e: Entry;
@@ -381,7 +367,7 @@ export class RexecService {
     if (!e.bg) throw new FluxError(errno.EBUSY, 'subprocess is not in background mode');
     if (e.attached) throw new FluxError(errno.EBUSY, 'subprocess already has a client attached');
     if (e.waiter) throw new FluxError(errno.EBUSY, 'subprocess is being waited on');
-    e.flags = p.flags as number;
+    e.flags = p.flags;
     r.respond({ type: 'attached', pid: e.proc.pid, cmd: { ...e.cmd } });
     // Exactly one EOF per forwarded stream on every attach: those already closed get theirs now.
     const rank = String(this.host.rank);
