@@ -40,6 +40,7 @@ export interface FluxExtensionApi {
 }
 
 let manager: InstanceManager | undefined;
+let memory: vscode.Memento | undefined;
 
 export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
   const t0 = performance.now();
@@ -87,6 +88,9 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
     }),
   );
   context.environmentVariableCollection.description = 'FLUX_URI of the Flux instance shown in VS Code';
+  // An instance an earlier window left running (flux.instance.stopWithWindow off): back to it.
+  memory = context.globalState;
+  void instance.reattach(context.globalState).catch((e: unknown) => log.warn(`reattach: ${e instanceof Error ? e.message : String(e)}`));
   void vscode.commands.executeCommand('setContext', 'flux.instance.running', false);
   return {
     instance: {
@@ -108,7 +112,7 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
   };
 }
 
-/** The instance stops with the window: no orphan brokers. */
+/** The instance stops with the window (no orphan brokers), unless flux.instance.stopWithWindow is off. */
 export function deactivate(): Promise<void> | undefined {
-  return manager?.stop();
+  return memory ? manager?.windowClosing(memory) : manager?.stop();
 }

@@ -80,3 +80,32 @@ test('a killed router takes its subtree; both come back', async () => {
   assert.deepEqual(r.ranks, [1, 3]);
   await until('ranks 1 and 3 back', async () => (await statusOf(0, 1)) === 'full' && (await statusOf(1, 3)) === 'full');
 });
+
+test('a launcher told to detach outlives its parent\'s channel: the instance runs on until flux shutdown', async () => {
+  const other = await startInstance(2);
+  try {
+    const detached = new Promise<void>((resolve) => other.launcher.on('message', (m: { type?: string }) => {
+      if (m?.type === 'detached') resolve();
+    }));
+    other.launcher.send({ type: 'detach' });
+    await detached;
+    other.launcher.disconnect(); // what the extension host's exit does
+    await new Promise((r) => setTimeout(r, 1500));
+    const h2 = await Flux.open(other.uri);
+    try {
+      assert.equal(await h2.getattr('size'), '2', 'still serving after the channel closed');
+      await h2.rpc('shutdown.start', { loglevel: 6 }, { nodeid: 0 }).get();
+    } finally {
+      h2.close();
+    }
+    await waitGone(other.pids);
+  } finally {
+    for (const pid of other.pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+});

@@ -259,8 +259,16 @@ function runInstance(spec: InstanceSpec): Promise<number> {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     process.on('SIGHUP', onTerm);
-    // Forked by the extension: its going away stops the instance.
-    if (process.send) process.on('disconnect', stop);
+    // Forked by the extension: its going away stops the instance, unless it asked us to outlive it
+    // ({type:'detach'}: the window closes and flux.instance.stopWithWindow is off).
+    if (process.send) {
+      process.on('disconnect', stop);
+      process.on('message', (m: { type?: unknown }) => {
+        if (m?.type !== 'detach') return;
+        process.off('disconnect', stop);
+        process.send?.({ type: 'detached' }, () => {});
+      });
+    }
 
     const launch = (rank: number): void => {
       const cmd = brokerCommand(spec, rank);

@@ -14,6 +14,18 @@ export function instanceCommands(ctx: CommandContext): Record<string, Handler> {
     /** For other extensions and tasks: start if needed, resolve to FLUX_URI. */
     'flux.instance.ensureStarted': () => reported(log, 'start failed', async () => (await instance.start()).uri),
     'flux.instance.stop': () => reported(log, 'stop failed', () => instance.stop()),
+    /** `flux shutdown` of whatever instance this is (an attached one too, e.g. left running by an earlier window). */
+    'flux.instance.shutdown': (opts?: unknown) =>
+      reported(log, 'shutdown failed', async () => {
+        const h = instance.requireFlux();
+        if ((opts as { confirm?: boolean } | undefined)?.confirm !== false) {
+          const ok = await vscode.window.showWarningMessage(`Shut down the Flux instance at ${instance.uri ?? ''}?`, { modal: true, detail: 'Every broker stops (flux shutdown); a statedir keeps what was checkpointed.' }, 'Shut Down');
+          if (ok !== 'Shut Down') return false;
+        }
+        await h.rpc('shutdown.start', { loglevel: 6 }, { nodeid: 0 }).get();
+        log.info(`shutdown of ${instance.uri ?? 'the instance'} started`);
+        return true;
+      }),
     'flux.instance.restart': () =>
       reported(log, 'restart failed', async () => {
         if (instance.kind === 'attached') throw new Error('an attached instance is not ours to restart; detach and start a local one');
@@ -54,6 +66,7 @@ export function instanceCommands(ctx: CommandContext): Record<string, Handler> {
             ...(instance.kind === 'local' ? [{ label: '$(debug-restart) Restart Instance', command: 'flux.instance.restart' }] : []),
             { label: instance.kind === 'local' ? '$(debug-stop) Stop Instance' : '$(debug-disconnect) Detach', command: 'flux.instance.stop' },
             { label: '$(plug) Attach to Another Instance…', command: 'flux.instance.attach' },
+            ...(instance.kind === 'attached' ? [{ label: '$(stop-circle) Shut Down Instance (flux shutdown)', command: 'flux.instance.shutdown' }] : []),
             { label: '$(output) Show Log', command: 'flux.showLog' },
           ]
         : [

@@ -24,6 +24,15 @@ export class NoInstanceError extends Error {
   }
 }
 
+/** Where a window leaves word of the instance it left running. */
+const KEPT_KEY = 'flux.keptInstance';
+
+interface KeptInstance {
+  uri: string;
+  /** flux start's pid: if it is gone, so is the instance. */
+  pid: number;
+}
+
 export class InstanceManager implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<InstanceState>();
   readonly onDidChange = this.changed.event;
@@ -209,6 +218,45 @@ export class InstanceManager implements vscode.Disposable {
     this._kind = undefined;
     this.size = 0;
     this.setState('stopped');
+  }
+
+  /**
+   * The window is closing: stop the local instance, or, with flux.instance.stopWithWindow off,
+   * leave it running and remember it (the next window attaches to it).
+   */
+  async windowClosing(memory: vscode.Memento): Promise<void> {
+    const keep = !vscode.workspace.getConfiguration('flux.instance').get<boolean>('stopWithWindow', true);
+    const local = this.local;
+    if (keep && local && this._state === 'running' && this.info) {
+      const kept: KeptInstance = { uri: this.info.uri, pid: local.pid ?? -1 };
+      try {
+        await local.detach();
+        await memory.update(KEPT_KEY, kept);
+        this.log.info(`left the instance running for the next window: ${kept.uri}`);
+        this.local = undefined;
+        this.reset();
+        return;
+      } catch (e) {
+        this.log.warn(`could not leave the instance running (${e instanceof Error ? e.message : String(e)}): stopping it`);
+      }
+    }
+    await this.stop();
+  }
+
+  /** An instance an earlier window left running: attach to it if it is still there. */
+  async reattach(memory: vscode.Memento): Promise<boolean> {
+    const kept = memory.get<KeptInstance>(KEPT_KEY);
+    if (!kept) return false;
+    await memory.update(KEPT_KEY, undefined);
+    try {
+      if (kept.pid > 0) process.kill(kept.pid, 0);
+    } catch {
+      this.log.info(`the instance left running earlier (${kept.uri}) has ended`);
+      return false;
+    }
+    await this.attach(kept.uri);
+    this.log.info(`attached to the instance an earlier window left running: ${kept.uri} (flux shutdown, or Shut Down Instance, ends it)`);
+    return true;
   }
 
   /** Stop the local instance (or detach); resolves when every broker process has exited. */

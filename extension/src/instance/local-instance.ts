@@ -97,6 +97,31 @@ export class LocalInstance {
     });
   }
 
+  /**
+   * Leave the instance running after us (the window closes and flux.instance.stopWithWindow is
+   * off): flux start stops watching our channel, then we let go of the process.
+   */
+  async detach(timeoutMs = 5000): Promise<void> {
+    const child = this.child;
+    if (!child?.connected) throw new Error('the instance is not running');
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('flux start did not answer the detach request')), timeoutMs);
+      const onMsg = (m: { type?: unknown }): void => {
+        if (m?.type !== 'detached') return;
+        clearTimeout(timer);
+        child.off('message', onMsg);
+        resolve();
+      };
+      child.on('message', onMsg);
+      child.send({ type: 'detach' });
+    });
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    child.disconnect();
+    child.unref();
+    this.child = undefined;
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
