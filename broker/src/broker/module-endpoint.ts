@@ -41,7 +41,12 @@ export function threadEndpoint(loader: string, init: ModuleInit): Endpoint {
   return {
     exec: false,
     pid: process.pid,
-    post: (buf) => w.postMessage(buf),
+    post: (buf) => {
+      // A buffer with an ArrayBuffer of its own (encodeUsock's, past Node's 4 KiB pool) is handed
+      // over, not copied: the host never touches a message again once posted.
+      if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.byteLength > 4096) w.postMessage(buf, [buf.buffer as ArrayBuffer]);
+      else w.postMessage(buf);
+    },
     kill: () => void w.terminate(),
     onMessage: (cb) => w.on('message', (v: unknown) => {
       const b = asBuffer(v);
