@@ -9,6 +9,7 @@
 import { decode } from 'msgpack-lite';
 import type { ResourceSnapshot, ResourcesFromView, ResourcesToView, ResourcesViewState } from '../common/protocol';
 import { layoutBoxes, leafCounts, type BoxLayout } from './layout';
+import { panZoom } from '../common/panzoom';
 
 interface VsCodeApi {
   postMessage(m: ResourcesFromView): void;
@@ -246,57 +247,28 @@ function showTip(v: number, cx: number, cy: number): void {
   tipEl.style.top = `${Math.min(cy + 14, window.innerHeight - tipEl.offsetHeight - 4)}px`;
 }
 
-let drag: { x: number; y: number; moved: boolean } | undefined;
-canvas.addEventListener('pointerdown', (e) => {
-  drag = { x: e.clientX, y: e.clientY, moved: false };
-  canvas.setPointerCapture(e.pointerId);
-});
-canvas.addEventListener('pointermove', (e) => {
-  if (drag) {
-    const dx = e.clientX - drag.x;
-    const dy = e.clientY - drag.y;
-    if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
-    if (drag.moved) {
-      view.tx += dx;
-      view.ty += dy;
-      drag.x = e.clientX;
-      drag.y = e.clientY;
-      tipEl.hidden = true;
-      redraw();
-      return;
-    }
-  }
+const local = (x: number, y: number): [number, number] => {
   const box = canvas.getBoundingClientRect();
-  const v = vertexAt(e.clientX - box.left, e.clientY - box.top);
-  if (v === undefined) tipEl.hidden = true;
-  else showTip(v, e.clientX, e.clientY);
+  return [x - box.left, y - box.top];
+};
+panZoom(canvas, view, {
+  minScale: 0.02,
+  maxScale: 20,
+  moved: redraw,
+  settled: save,
+  hover: (x, y) => {
+    const v = vertexAt(...local(x, y));
+    if (v === undefined) tipEl.hidden = true;
+    else showTip(v, x, y);
+  },
+  click: (x, y) => {
+    const v = vertexAt(...local(x, y));
+    if (v !== undefined && snap?.jobs[v]) vscode.postMessage({ type: 'job', id: snap.jobs[v].split(' ')[0] });
+  },
+  leave: () => {
+    tipEl.hidden = true;
+  },
 });
-canvas.addEventListener('pointerup', (e) => {
-  const d = drag;
-  drag = undefined;
-  if (d?.moved) {
-    save();
-    return;
-  }
-  const box = canvas.getBoundingClientRect();
-  const v = vertexAt(e.clientX - box.left, e.clientY - box.top);
-  if (v !== undefined && snap?.jobs[v]) vscode.postMessage({ type: 'job', id: snap.jobs[v].split(' ')[0] });
-});
-canvas.addEventListener('pointerleave', () => {
-  tipEl.hidden = true;
-});
-canvas.addEventListener('wheel', (e) => {
-  e.preventDefault();
-  const box = canvas.getBoundingClientRect();
-  const cx = e.clientX - box.left;
-  const cy = e.clientY - box.top;
-  const ns = Math.max(0.02, Math.min(20, view.scale * Math.exp(-e.deltaY * 0.0015)));
-  view.tx = cx - (cx - view.tx) * (ns / view.scale);
-  view.ty = cy - (cy - view.ty) * (ns / view.scale);
-  view.scale = ns;
-  save();
-  redraw();
-}, { passive: false });
 canvas.addEventListener('keydown', (e) => {
   const step = 40;
   switch (e.key) {

@@ -9,6 +9,7 @@ import { decode } from 'msgpack-lite';
 import type { SubtreeStatus, TbonFromView, TbonSnapshot, TbonToView, TbonViewState } from '../common/protocol';
 import { rankStateOf } from '../common/protocol';
 import { layoutTbon, type Layout } from './layout';
+import { panZoom, zoomAround } from '../common/panzoom';
 
 interface VsCodeApi {
   postMessage(m: TbonFromView): void;
@@ -81,11 +82,7 @@ function fit(): void {
 }
 
 function zoomAt(factor: number, cx: number, cy: number): void {
-  const s = Math.max(0.02, Math.min(8, view.scale * factor));
-  const f = s / view.scale;
-  view.tx = cx - (cx - view.tx) * f;
-  view.ty = cy - (cy - view.ty) * f;
-  view.scale = s;
+  zoomAround(view, factor, cx, cy, 0.02, 8);
   applyView();
   saveState();
 }
@@ -197,55 +194,31 @@ function rankOf(target: EventTarget | null): number | undefined {
 }
 
 // --- pointer ------------------------------------------------------------------
-let drag: { x: number; y: number; moved: boolean } | undefined;
-svg.addEventListener('pointerdown', (e) => {
-  drag = { x: e.clientX, y: e.clientY, moved: false };
-  svg.setPointerCapture(e.pointerId);
-});
-svg.addEventListener('pointermove', (e) => {
-  if (drag) {
-    const dx = e.clientX - drag.x;
-    const dy = e.clientY - drag.y;
-    if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
-    if (drag.moved) {
-      view.tx += dx;
-      view.ty += dy;
-      drag.x = e.clientX;
-      drag.y = e.clientY;
-      applyView();
+panZoom(svg, view, {
+  minScale: 0.02,
+  maxScale: 8,
+  moved: applyView,
+  settled: saveState,
+  hover: (x, y) => {
+    const r = rankOf(document.elementFromPoint(x, y));
+    if (r === undefined) {
       tipEl.hidden = true;
-      return;
+      hovered = undefined;
+    } else {
+      showTip(r, x, y);
     }
-  }
-  const r = rankOf(document.elementFromPoint(e.clientX, e.clientY));
-  if (r === undefined) {
+  },
+  click: (x, y) => {
+    const r = rankOf(document.elementFromPoint(x, y));
+    if (r !== undefined) {
+      select(r, false);
+      vscode.postMessage({ type: 'reveal', rank: r });
+    }
+  },
+  leave: () => {
     tipEl.hidden = true;
-    hovered = undefined;
-  } else {
-    showTip(r, e.clientX, e.clientY);
-  }
+  },
 });
-svg.addEventListener('pointerup', (e) => {
-  const d = drag;
-  drag = undefined;
-  if (d?.moved) {
-    saveState();
-    return;
-  }
-  const r = rankOf(document.elementFromPoint(e.clientX, e.clientY));
-  if (r !== undefined) {
-    select(r, false);
-    vscode.postMessage({ type: 'reveal', rank: r });
-  }
-});
-svg.addEventListener('pointerleave', () => {
-  tipEl.hidden = true;
-});
-svg.addEventListener('wheel', (e) => {
-  e.preventDefault();
-  const box = svg.getBoundingClientRect();
-  zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - box.left, e.clientY - box.top);
-}, { passive: false });
 
 // --- keyboard: the tree is reachable without a mouse ------------------------------
 svg.addEventListener('keydown', (e) => {

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { createArchive, extractArchive, removeArchive } from '../archives/archive-lib';
+import { askRanks } from '../exec/ask-ranks';
 import { parseRanks } from '../exec/run-session';
 import { openRunTerminal } from '../exec/run-terminal';
 import { reported, withProgress } from '../util/report';
@@ -82,19 +83,7 @@ export function archiveCommands(ctx: CommandContext): Record<string, Handler> {
         if (!name) return undefined;
         const o = (opts ?? {}) as { ranks?: string; dir?: string; wait?: boolean };
         const size = instance.instanceSize;
-        const rankText = o.ranks ?? (await vscode.window.showInputBox({
-          title: `Extract archive ${name} on ranks (1/2)`,
-          prompt: 'Ranks (an idset, or all): each extracts through its own broker',
-          value: size > 1 ? `1-${size - 1}` : '0',
-          validateInput: (v) => {
-            try {
-              parseRanks(v, size);
-              return undefined;
-            } catch (e) {
-              return e instanceof Error ? e.message : String(e);
-            }
-          },
-        }));
+        const rankText = o.ranks ?? (await askRanks(`Extract archive ${name} on ranks (1/2)`, 'Ranks (an idset, or all): each extracts through its own broker', size));
         if (rankText === undefined) return undefined;
         const ranks = parseRanks(rankText, size);
         const dir = o.dir ?? (await vscode.window.showInputBox({

@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { openRunTerminal } from '../exec/run-terminal';
+import { askRanks } from '../exec/ask-ranks';
 import { parseRanks } from '../exec/run-session';
 import { ResourcesPanel, type ResourcesPanelDeps } from '../panels/resources-panel';
 import { TbonPanel } from '../panels/tbon-panel';
@@ -75,19 +76,7 @@ export function opsCommands(ctx: CommandContext): Record<string, Handler> {
         const h = instance.requireFlux();
         const size = instance.instanceSize;
         const g = (given ?? {}) as { ranks?: string; command?: string; wait?: boolean };
-        const rankText = g.ranks ?? (await vscode.window.showInputBox({
-          title: 'Flux: Run on Ranks (1/2)',
-          prompt: `Ranks to run on: all, or an idset such as 1-3 or 0,2 (this instance: 0-${size - 1})`,
-          value: size > 1 ? `1-${size - 1}` : '0',
-          validateInput: (v) => {
-            try {
-              parseRanks(v, size);
-              return undefined;
-            } catch (e) {
-              return e instanceof Error ? e.message : String(e);
-            }
-          },
-        }));
+        const rankText = g.ranks ?? (await askRanks('Flux: Run on Ranks (1/2)', 'Ranks to run on: all, or an idset such as 1-3 or 0,2', size));
         if (rankText === undefined) return undefined;
         const ranks = parseRanks(rankText, size);
         const command = g.command ?? (await vscode.window.showInputBox({

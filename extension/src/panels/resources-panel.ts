@@ -6,29 +6,19 @@
 import { encode } from 'msgpack-lite';
 import * as vscode from 'vscode';
 import type { ResourcesFromView, ResourcesToView } from '../../../webviews/common/protocol';
-import type { InstanceManager } from '../instance/instance-manager';
+import { FeedPanel, type FeedPanelDeps } from './feed-panel';
 import { ResourcesFeed } from './resources-feed';
 import { panelHtml, panelOptions } from './webview-html';
 
 export const RESOURCES_VIEW_TYPE = 'flux.resources';
 
-export interface ResourcesPanelDeps {
-  extensionPath: string;
-  instance: InstanceManager;
-  log: vscode.LogOutputChannel;
+export interface ResourcesPanelDeps extends FeedPanelDeps {
   /** Show a job (from a vertex it holds). */
   showJob(id: string): void;
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-export class ResourcesPanel implements vscode.Disposable {
+export class ResourcesPanel extends FeedPanel<ResourcesToView, ResourcesFromView, ResourcesFeed> {
   private static current: ResourcesPanel | undefined;
-  private feed: ResourcesFeed | undefined;
-  private readonly subs: vscode.Disposable[] = [];
-  private ready = false;
   /** What the panel shows (vertex count and allocated leaves), for the API and tests. */
   private last: { source: string; vertices: number; allocated: number } | undefined;
 
@@ -56,7 +46,8 @@ export class ResourcesPanel implements vscode.Disposable {
     return ResourcesPanel.current?.last;
   }
 
-  private constructor(private readonly panel: vscode.WebviewPanel, private readonly deps: ResourcesPanelDeps) {
+  private constructor(panel: vscode.WebviewPanel, private readonly deps: ResourcesPanelDeps) {
+    super(panel, deps, 'resources');
     panel.webview.html = panelHtml(panel.webview, deps.extensionPath, 'resources', 'Flux Resources', `<div id="bar">
   <span id="summary">Reading the resources…</span>
   <label>Show <select id="depth" title="Fold the graph below this level"></select></label>
@@ -67,47 +58,22 @@ export class ResourcesPanel implements vscode.Disposable {
 <div id="message" hidden></div>
 <canvas id="canvas" tabindex="0" role="img" aria-label="Resource graph"></canvas>
 <div id="tip" hidden></div>`);
-    this.subs.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((m: ResourcesFromView) => this.onMessage(m)),
-      deps.instance.onDidChange((s) => {
-        if (s === 'running') void this.connect();
-        else if (s === 'stopped') this.disconnect('The instance is stopped. Start or attach to one to see its resources.');
-      }),
-    );
   }
 
-  dispose(): void {
+  protected closed(): void {
     if (ResourcesPanel.current === this) ResourcesPanel.current = undefined;
-    this.feed?.stop();
-    this.feed = undefined;
-    for (const d of this.subs.splice(0)) d.dispose();
-    this.panel.dispose();
   }
 
-  private post(m: ResourcesToView): void {
-    if (this.ready) void this.panel.webview.postMessage(m);
+  protected gone(reason: string): ResourcesToView {
+    return { type: 'gone', reason };
   }
 
-  private onMessage(m: ResourcesFromView): void {
-    if (m.type === 'ready') {
-      this.ready = true;
-      void this.connect();
-    } else if (m.type === 'job') {
-      this.deps.showJob(m.id);
-    }
+  protected onMessage(m: ResourcesFromView): void {
+    if (m.type === 'job') this.deps.showJob(m.id);
   }
 
-  private async connect(): Promise<void> {
-    this.feed?.stop();
-    this.feed = undefined;
-    const uri = this.deps.instance.state === 'running' ? this.deps.instance.uri : undefined;
-    if (!this.ready) return;
-    if (!uri) {
-      this.post({ type: 'gone', reason: 'No Flux instance is running. Start or attach to one to see its resources.' });
-      return;
-    }
-    const feed = new ResourcesFeed(uri, {
+  protected makeFeed(uri: string): ResourcesFeed {
+    return new ResourcesFeed(uri, {
       snapshot: (s) => {
         const inner = new Set(s.parent);
         this.last = { source: s.source, vertices: s.parent.length, allocated: s.state.filter((x, v) => x === 'allocated' && !inner.has(v)).length };
@@ -115,19 +81,5 @@ export class ResourcesPanel implements vscode.Disposable {
       },
       gone: (reason) => this.post({ type: 'gone', reason }),
     });
-    this.feed = feed;
-    try {
-      await feed.start();
-    } catch (e) {
-      if (this.feed !== feed) return;
-      this.deps.log.error(`Resource graph: ${errorText(e)}`);
-      this.post({ type: 'gone', reason: `Cannot read the resources: ${errorText(e)}` });
-    }
-  }
-
-  private disconnect(reason: string): void {
-    this.feed?.stop();
-    this.feed = undefined;
-    this.post({ type: 'gone', reason });
   }
 }

@@ -6,29 +6,20 @@
 import { encode } from 'msgpack-lite';
 import * as vscode from 'vscode';
 import type { TbonFromView, TbonToView } from '../../../webviews/common/protocol';
-import type { InstanceManager } from '../instance/instance-manager';
 import { TbonFeed } from './tbon-feed';
+import { FeedPanel, type FeedPanelDeps } from './feed-panel';
 import { panelHtml, panelOptions } from './webview-html';
 
 export const TBON_VIEW_TYPE = 'flux.tbon';
 
-export interface TbonPanelDeps {
-  extensionPath: string;
-  instance: InstanceManager;
-  log: vscode.LogOutputChannel;
+export interface TbonPanelDeps extends FeedPanelDeps {
   /** Reveal a rank in the Brokers view. */
   reveal(rank: number): void;
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
-export class TbonPanel implements vscode.Disposable {
+export class TbonPanel extends FeedPanel<TbonToView, TbonFromView, TbonFeed> {
   private static current: TbonPanel | undefined;
-  private feed: TbonFeed | undefined;
-  private readonly subs: vscode.Disposable[] = [];
-  private ready = false;
   /** What the panel shows now, per rank (for the extension's API and its tests). */
   private status: string[] = [];
 
@@ -42,7 +33,7 @@ export class TbonPanel implements vscode.Disposable {
     if (TbonPanel.current) {
       TbonPanel.current.panel.reveal();
     } else {
-      const panel = vscode.window.createWebviewPanel(TBON_VIEW_TYPE, 'Flux TBON', vscode.ViewColumn.Active, TbonPanel.options(deps));
+      const panel = vscode.window.createWebviewPanel(TBON_VIEW_TYPE, 'Flux TBON', vscode.ViewColumn.Active, panelOptions(deps.extensionPath));
       TbonPanel.current = new TbonPanel(panel, deps);
     }
     if (rank !== undefined) TbonPanel.current.post({ type: 'select', rank });
@@ -53,72 +44,41 @@ export class TbonPanel implements vscode.Disposable {
   static registerSerializer(deps: TbonPanelDeps): vscode.Disposable {
     return vscode.window.registerWebviewPanelSerializer(TBON_VIEW_TYPE, {
       deserializeWebviewPanel: async (panel: vscode.WebviewPanel) => {
-        panel.webview.options = TbonPanel.options(deps);
+        panel.webview.options = panelOptions(deps.extensionPath);
         TbonPanel.current?.dispose();
         TbonPanel.current = new TbonPanel(panel, deps);
       },
     });
   }
 
-  private static options(deps: TbonPanelDeps): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-    return panelOptions(deps.extensionPath);
-  }
-
-  private constructor(private readonly panel: vscode.WebviewPanel, private readonly deps: TbonPanelDeps) {
+  private constructor(panel: vscode.WebviewPanel, private readonly deps: TbonPanelDeps) {
+    super(panel, deps, 'TBON');
     panel.webview.html = this.html();
-    this.subs.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((m: TbonFromView) => this.onMessage(m)),
-      deps.instance.onDidChange((s) => {
-        if (s === 'running') void this.connect();
-        else if (s === 'stopped') this.disconnect('The instance is stopped. Start or attach to one to see its TBON.');
-      }),
-    );
   }
 
-  dispose(): void {
+  protected closed(): void {
     if (TbonPanel.current === this) TbonPanel.current = undefined;
-    this.feed?.stop();
-    this.feed = undefined;
-    for (const d of this.subs.splice(0)) d.dispose();
-    this.panel.dispose();
   }
 
-  private post(m: TbonToView): void {
-    if (this.ready) void this.panel.webview.postMessage(m);
+  protected gone(reason: string): TbonToView {
+    return { type: 'gone', reason };
   }
 
-  private onMessage(m: TbonFromView): void {
-    switch (m.type) {
-      case 'ready':
-        this.ready = true;
-        void this.connect();
-        break;
-      case 'reveal':
-        this.deps.reveal(m.rank);
-        break;
-      case 'modules': {
-        const feed = this.feed;
-        if (!feed) break;
-        feed.modules(m.rank).then(
-          (modules) => this.post({ type: 'modules', rank: m.rank, modules }),
-          (e: unknown) => this.post({ type: 'modules', rank: m.rank, modules: [], error: errorText(e) }),
-        );
-        break;
-      }
+  protected onMessage(m: TbonFromView): void {
+    if (m.type === 'reveal') {
+      this.deps.reveal(m.rank);
+    } else if (m.type === 'modules') {
+      const feed = this.feed;
+      if (!feed) return;
+      feed.modules(m.rank).then(
+        (modules) => this.post({ type: 'modules', rank: m.rank, modules }),
+        (e: unknown) => this.post({ type: 'modules', rank: m.rank, modules: [], error: e instanceof Error ? e.message : String(e) }),
+      );
     }
   }
 
-  private async connect(): Promise<void> {
-    this.feed?.stop();
-    this.feed = undefined;
-    const uri = this.deps.instance.state === 'running' ? this.deps.instance.uri : undefined;
-    if (!this.ready) return;
-    if (!uri) {
-      this.post({ type: 'gone', reason: 'No Flux instance is running. Start or attach to one to see its TBON.' });
-      return;
-    }
-    const feed = new TbonFeed(uri, {
+  protected makeFeed(uri: string): TbonFeed {
+    return new TbonFeed(uri, {
       snapshot: (s) => {
         this.status = [...s.status];
         this.post({ type: 'snapshot', data: Uint8Array.from(encode(s)) });
@@ -129,20 +89,6 @@ export class TbonPanel implements vscode.Disposable {
       },
       gone: (reason) => this.post({ type: 'gone', reason }),
     });
-    this.feed = feed;
-    try {
-      await feed.start();
-    } catch (e) {
-      if (this.feed !== feed) return;
-      this.deps.log.error(`TBON view: ${errorText(e)}`);
-      this.post({ type: 'gone', reason: `Cannot read the TBON: ${errorText(e)}` });
-    }
-  }
-
-  private disconnect(reason: string): void {
-    this.feed?.stop();
-    this.feed = undefined;
-    this.post({ type: 'gone', reason });
   }
 
   private html(): string {

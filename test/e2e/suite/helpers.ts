@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { Flux } from '../../../broker/src/common/libflux/handle';
 
 export const EXTENSION_ID = 'flux-vscode.flux-vscode';
 
@@ -149,4 +150,17 @@ export async function rankRow(api: FluxExtensionApi, rank: number): Promise<Row>
   const r = await walk(undefined);
   assert.ok(r, `rank ${rank} is not in the Brokers view`);
   return r;
+}
+
+/** The extension's instance, started if need be, with every one of its 4 ranks online; a handle on it. */
+export async function startedAllOnline(): Promise<{ uri: string; h: Flux }> {
+  const uri = await vscode.commands.executeCommand<string>('flux.instance.ensureStarted');
+  assert.match(uri, /^local:\/\//, `ensureStarted returned ${uri}`);
+  const h = await Flux.open(uri);
+  const ok = await waitFor(async () => {
+    const r = await h.rpc('groups.get', { name: 'broker.online' }, { nodeid: 0 }).get<{ members: string }>().catch(() => undefined);
+    return r?.members === '0-3';
+  }, 20000, 200);
+  assert.ok(ok, 'not all 4 ranks came online');
+  return { uri, h };
 }

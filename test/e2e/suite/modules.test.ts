@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Flux } from '../../../broker/src/common/libflux/handle';
-import { activateExtension, fluxCli, rankRow, rows, tmpDir, waitFor, type FluxExtensionApi, type Row } from './helpers';
+import { activateExtension, fluxCli, rankRow, rows, startedAllOnline, tmpDir, waitFor, type FluxExtensionApi, type Row } from './helpers';
 
 /** The module rows under a rank's "modules" folder. */
 async function moduleRows(api: FluxExtensionApi, rank: number): Promise<Row[]> {
@@ -29,16 +29,9 @@ export function defineModulesTests(): void {
 
     suiteSetup(async () => {
       ({ api, root } = await activateExtension());
-      uri = await vscode.commands.executeCommand<string>('flux.instance.ensureStarted');
-      assert.match(uri, /^local:\/\//, `ensureStarted returned ${uri}`);
-      h = await Flux.open(uri);
-      dir = tmpDir('modules');
       // Every rank must be up before its modules are asked for.
-      const ok = await waitFor(async () => {
-        const r = await h!.rpc('groups.get', { name: 'broker.online' }, { nodeid: 0 }).get<{ members: string }>().catch(() => undefined);
-        return r?.members === '0-3';
-      }, 20000, 200);
-      assert.ok(ok, 'not all 4 ranks came online');
+      ({ uri, h } = await startedAllOnline());
+      dir = tmpDir('modules');
     });
 
     suiteTeardown(() => {

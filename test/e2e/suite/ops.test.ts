@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import * as os from 'os';
 import * as vscode from 'vscode';
 import { Flux } from '../../../broker/src/common/libflux/handle';
-import { activateExtension, alive, fluxCli, rankRow, waitFor, type FluxExtensionApi } from './helpers';
+import { activateExtension, alive, fluxCli, rankRow, startedAllOnline, waitFor, type FluxExtensionApi } from './helpers';
 
 export function defineOpsTests(): void {
   suite('Flux extension: kill / restart a broker, TBON panel, Run on Ranks', () => {
@@ -16,13 +16,7 @@ export function defineOpsTests(): void {
 
     suiteSetup(async () => {
       ({ api, root } = await activateExtension());
-      uri = await vscode.commands.executeCommand<string>('flux.instance.ensureStarted');
-      h = await Flux.open(uri);
-      const ok = await waitFor(async () => {
-        const r = await h!.rpc('groups.get', { name: 'broker.online' }, { nodeid: 0 }).get<{ members: string }>().catch(() => undefined);
-        return r?.members === '0-3';
-      }, 20000, 200);
-      assert.ok(ok, 'not all 4 ranks came online');
+      ({ uri, h } = await startedAllOnline());
     });
 
     suiteTeardown(() => {
