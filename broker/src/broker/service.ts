@@ -81,11 +81,13 @@ export class ServiceTable {
 
   private responder(req: Message): Responder {
     const quiet = (req.flags & FLAG_NORESPONSE) !== 0;
-    const streaming = (req.flags & FLAG_STREAMING) !== 0;
+    // A streaming request may get many responses, and so may one sent without a matchtag (RFC 27's
+    // sched.alloc: annotations, then the outcome; nothing matches them to an RPC that could be
+    // reused); others get exactly one, so a late second answer cannot reach a reused matchtag.
+    const many = (req.flags & FLAG_STREAMING) !== 0 || req.aux2 === 0;
     let answered = false;
     const out = (m: Message): void => {
-      // A streaming request may get many responses; others get exactly one.
-      if (quiet || (answered && !streaming)) return;
+      if (quiet || (answered && !many)) return;
       answered = true;
       this.send(m);
     };
