@@ -13,37 +13,21 @@
  *   job-manager.queue-status → {start,enable}
  *
  * Each job walks NEW → DEPEND → PRIORITY → SCHED → RUN → CLEANUP → INACTIVE:
- * the events are appended to `job.<id>.eventlog` (commits batched, in order),
- * sent to journal followers, and each state's action runs (state.ts's
- * JobStateMachine decides the state). The scheduler gets `sched.alloc` in
- * priority order (held jobs, priority 0, wait), `sched.cancel` for a job
- * canceled while its allocation is pending and `sched.free` when job-exec
- * released its resources; job-exec gets `job-exec.start` (streaming: start,
- * release, finish, exception) and `job-exec.exception` / `job-exec.kill`.
- * A scheduler that goes away (module removed: its disconnect, or ENOSYS on a
- * pending alloc) leaves pending jobs waiting for the next one; running jobs
- * keep their resources and the next scheduler learns of them at sched-hello.
+ * the events are appended to `job.<id>.eventlog` (eventlog-commit.ts: commits batched, in
+ * order), sent to journal followers (journal.ts), and each state's action runs (state.ts's
+ * JobStateMachine decides the state). The scheduler side (RFC 27: alloc, cancel, free,
+ * prioritize) is scheduler.ts; job-exec gets `job-exec.start` (streaming: start, release,
+ * finish, exception) and `job-exec.exception` / `job-exec.kill`. Jobs of an earlier run come
+ * back from the KVS (restart.ts).
  */
 import { errno, FluxError } from '../../common/libflux/errno';
-import {
-  FLAG_NORESPONSE,
-  FLAG_ROUTE,
-  FLAG_STREAMING,
-  MSGTYPE_REQUEST,
-  MSGTYPE_RESPONSE,
-  NODEID_ANY,
-  ROLE_OWNER,
-  newMessage,
-  setRaw,
-  type Message,
-} from '../../common/libflux/message';
-import { responseError, type Rpc } from '../../common/libflux/handle';
-import { encodeF58, jobKvsKey, parseJobId, type JobId } from '../../common/libjob/jobid';
-import { parseJson, type JsonValue } from '../../common/libjob/json';
+import { FLAG_NORESPONSE, FLAG_STREAMING, ROLE_OWNER } from '../../common/libflux/message';
+import type { Rpc } from '../../common/libflux/handle';
+import { jobKvsKey, type JobId } from '../../common/libjob/jobid';
+import type { JsonValue } from '../../common/libjob/json';
 import { idField, idJson, jsonPayload, payloadJson, respondJson } from '../../common/libjob/rpc-json';
 import {
   FLAG_WAITABLE,
-  JobStateMachine,
   STATE_CLEANUP,
   STATE_DEPEND,
   STATE_INACTIVE,
@@ -52,106 +36,38 @@ import {
   STATE_SCHED,
   encodeEvent,
   makeEvent,
-  parseEventlog,
   priorityFromUrgency,
-  type JobEvent,
 } from '../../common/libjob/states';
-import { FLUX_KVS_APPEND, KvsTxn } from '../../common/libkvs/txn';
-import { KVSDir, lookup } from '../../common/libkvs/client';
 import type { Responder } from '../../broker/service';
 import type { ModuleMain } from '../../module/runtime';
+import { EventlogCommitter } from './eventlog-commit';
+import { newJob, senderOf, type Job } from './job';
+import { Journal } from './journal';
+import { restoreJobs } from './restart';
+import { SchedulerLink } from './scheduler';
 
-export interface Job {
-  id: JobId;
-  userid: number;
-  urgency: number;
-  flags: number;
-  t_submit: number;
-  priority: number;
-  jobspec: Record<string, JsonValue>;
-  sm: JobStateMachine;
-  events: JobEvent[];
-  R?: JsonValue;
-  allocPending: boolean;
-  hasResources: boolean;
-  execStarted: boolean;
-  execDone: boolean;
-  execNotified: boolean;
-  cancelSent: boolean;
-  cleanPosted: boolean;
-  waiters: Responder[];
-}
-
-/** The client a request came from (its first hop). */
-function senderOf(r: Responder): string {
-  const routes = r.msg.routes;
-  return routes[routes.length - 1] ?? '';
-}
-
-/** Scheduling order: higher priority first, then earlier submission, then lower id. */
-export function schedOrder(a: Pick<Job, 'priority' | 't_submit' | 'id'>, b: Pick<Job, 'priority' | 't_submit' | 'id'>): number {
-  return b.priority - a.priority || a.t_submit - b.t_submit || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
+export { schedOrder, type Job } from './job';
 
 export const mod_main: ModuleMain = async (ctx, args) => {
   if (args.length > 0) throw new FluxError(errno.EINVAL, `unknown option: ${args[0]}`);
   const h = ctx.h;
   const jobs = new Map<JobId, Job>();
   let maxId = 0n;
-  const journal = new Map<Responder, string>();
-  let sched: { sender: string; limit: number } | undefined;
-  let outstanding = 0;
+  const journal = new Journal();
 
   // Answers that can no longer be sent (the module is being removed) are only logged.
   const quiet = (e: unknown): void => {
     if (!h.isClosed) ctx.log('err', e instanceof Error ? e.message : String(e));
   };
-
-  // --- KVS: eventlog appends, batched into one commit at a time, in order -----
-  let txn: KvsTxn | undefined;
-  let chain: Promise<void> = Promise.resolve();
-  const flush = (): void => {
-    chain = chain.then(async () => {
-      if (!txn) return;
-      const t = txn;
-      txn = undefined;
-      await h.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: t.toOps() }).get()
-        .catch((e: unknown) => ctx.log('err', `eventlog commit: ${e instanceof Error ? e.message : String(e)}`));
-    });
-  };
-  const append = (key: string, line: string): void => {
-    if (!txn) {
-      txn = new KvsTxn();
-      setImmediate(flush);
-    }
-    txn.put(key, `${line}\n`, FLUX_KVS_APPEND);
-  };
-  /** Resolves once every event posted so far is in the KVS. */
-  const flushed = async (): Promise<void> => {
-    flush();
-    await chain;
-  };
-
-  // --- journal -----------------------------------------------------------------
-  const journalEntry = (job: Job, ev: JobEvent): Record<string, unknown> => {
-    const e: Record<string, unknown> = { id: idJson(job.id), events: [ev] };
-    if (ev.name === 'submit') e.jobspec = job.jobspec;
-    if (ev.name === 'alloc' && job.R !== undefined) e.R = job.R;
-    return e;
-  };
-  const toJournal = (job: Job, ev: JobEvent): void => {
-    if (journal.size === 0) return;
-    const p = jsonPayload(journalEntry(job, ev));
-    for (const r of journal.keys()) r.respondRaw(p);
-  };
+  const eventlog = new EventlogCommitter(h, (text) => ctx.log('err', text));
 
   // --- events and actions ------------------------------------------------------
   const post = (job: Job, name: string, context?: Record<string, JsonValue>, kvs = true): void => {
     const ev = makeEvent(name, context);
     job.events.push(ev);
     job.sm.apply(ev);
-    if (kvs) append(jobKvsKey(job.id, 'eventlog'), encodeEvent(ev));
-    toJournal(job, ev);
+    if (kvs) eventlog.append(jobKvsKey(job.id, 'eventlog'), encodeEvent(ev));
+    journal.send(job, ev);
     queueMicrotask(() => advance(job));
   };
 
@@ -165,7 +81,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
         post(job, 'priority', { priority: job.priority });
         break;
       case STATE_SCHED:
-        schedule();
+        sched.enqueue(job);
         break;
       case STATE_RUN:
         if (!job.execStarted) startExec(job);
@@ -181,12 +97,14 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     }
   };
 
+  const sched = new SchedulerLink(ctx, jobs, { post: (job, name, c) => post(job, name, c), advance, quiet });
+
   const cleanup = (job: Job): void => {
     if (job.allocPending) {
       // The scheduler answers the alloc with CANCEL; we continue then.
       if (job.cancelSent) return;
       job.cancelSent = true;
-      h.rpc('sched.cancel', jsonPayload({ id: idJson(job.id) }), { flags: FLAG_NORESPONSE });
+      sched.cancel(job);
       return;
     }
     if (job.execStarted && !job.execDone) {
@@ -199,9 +117,9 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     }
     if (job.hasResources) {
       job.hasResources = false;
-      h.rpc('sched.free', jsonPayload({ id: idJson(job.id), R: job.R ?? null, final: true }), { flags: FLAG_NORESPONSE });
+      sched.free(job);
       post(job, 'free');
-      schedule();
+      sched.schedule();
       return;
     }
     if (!job.cleanPosted) {
@@ -213,7 +131,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   // Waiters hear of the end once the eventlog holds it (they may read it next).
   const finishWaiters = (job: Job): void => {
     const waiters = job.waiters.splice(0);
-    if (waiters.length > 0) flushed().then(() => waiters.forEach((w) => respondWait(w, job))).catch(quiet);
+    if (waiters.length > 0) eventlog.flushed().then(() => waiters.forEach((w) => respondWait(w, job))).catch(quiet);
   };
   const respondWait = (r: Responder, job: Job): void => {
     const success = job.sm.success;
@@ -226,94 +144,6 @@ export const mod_main: ModuleMain = async (ctx, args) => {
       }
     }
     respondJson(r, { id: idJson(job.id), success, errstr });
-  };
-
-  // --- scheduler (RFC 27) ------------------------------------------------------
-  const schedGone = (why: string): void => {
-    if (!sched) return;
-    ctx.log('debug', `scheduler disconnected: ${why}`);
-    sched = undefined;
-    outstanding = 0;
-    for (const job of jobs.values()) {
-      if (!job.allocPending) continue;
-      job.allocPending = false;
-      if (job.sm.state === STATE_CLEANUP) queueMicrotask(() => advance(job));
-    }
-  };
-
-  const schedule = (): void => {
-    if (!sched) return;
-    const queue = [...jobs.values()]
-      .filter((j) => j.sm.state === STATE_SCHED && !j.allocPending && j.priority > 0)
-      .sort(schedOrder);
-    for (const job of queue) {
-      if (sched.limit > 0 && outstanding >= sched.limit) break;
-      sendAlloc(job);
-    }
-  };
-
-  // RFC 27: sched.alloc goes out with matchtag 0, keyed by job id, as flux-core sends it; the
-  // scheduler may answer ANNOTATE any number of times before SUCCESS, DENY or CANCEL. An error
-  // response means the scheduler is gone (e.g. ENOSYS from a module being removed).
-  const sendAlloc = (job: Job): void => {
-    job.allocPending = true;
-    outstanding++;
-    const m = newMessage(MSGTYPE_REQUEST, 'sched.alloc');
-    m.flags |= FLAG_ROUTE;
-    m.aux1 = NODEID_ANY;
-    m.aux2 = 0;
-    setRaw(m, jsonPayload({ id: idJson(job.id), priority: job.priority, userid: job.userid, t_submit: job.t_submit, jobspec: job.jobspec }));
-    try {
-      h.send(m);
-    } catch (e) {
-      quiet(e);
-    }
-  };
-
-  const allocResponse = async (m: Message): Promise<void> => {
-    if (m.aux1 !== 0) {
-      schedGone(responseError(m).message);
-      return;
-    }
-    const r = payloadJson<{ id?: unknown; type?: unknown; note?: unknown; annotations?: JsonValue }>(m);
-    const job = jobs.get(idField(r.id));
-    if (!job || !job.allocPending) return;
-    const ann = typeof r.annotations === 'object' && r.annotations !== null && !Array.isArray(r.annotations) ? r.annotations as Record<string, JsonValue> : undefined;
-    if (r.type === 1) {
-      if (ann) job.sm.annotations = { ...(job.sm.annotations ?? {}), ...ann };
-      return;
-    }
-    outstanding = Math.max(0, outstanding - 1);
-    if (r.type === 0) {
-      // still allocPending while R is read: no second alloc for this job meanwhile
-      try {
-        job.R = parseJson((await lookupString(jobKvsKey(job.id, 'R'))));
-      } catch (e) {
-        ctx.log('err', `${encodeF58(job.id)}: error reading R: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      job.allocPending = false;
-      job.hasResources = true;
-      if (job.sm.state === STATE_SCHED) post(job, 'alloc', ann ? { annotations: ann } : undefined);
-      else advance(job);
-    } else if (r.type === 2) {
-      job.allocPending = false;
-      post(job, 'exception', { type: 'alloc', severity: 0, note: typeof r.note === 'string' ? r.note : '' });
-    } else {
-      // CANCEL: the job was canceled while pending (or the scheduler gave it back)
-      job.allocPending = false;
-      queueMicrotask(() => advance(job));
-    }
-    schedule();
-  };
-  h.onMessage((m) => {
-    if (m.type === MSGTYPE_RESPONSE && m.topic === 'sched.alloc' && m.aux2 === 0) allocResponse(m).catch(quiet);
-  });
-
-  const lookupString = async (key: string): Promise<string> => {
-    const r = await h.rpc('kvs.lookup', { key, namespace: 'primary', flags: 0 }).get<{ val?: { data?: string } }>();
-    const data = r.val?.data;
-    if (typeof data !== 'string') throw new FluxError(errno.EPROTO, `${key}: not a value`);
-    return Buffer.from(data, 'base64').toString('utf8');
   };
 
   // --- exec --------------------------------------------------------------------
@@ -363,19 +193,17 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     for (const j of req.jobs as Record<string, unknown>[]) {
       const id = idField(j.id);
       if (jobs.has(id)) continue;
-      const job: Job = {
+      const job = newJob({
         id, userid: Number(j.userid ?? 0), urgency: Number(j.urgency ?? 16), flags: Number(j.flags ?? 0),
-        t_submit: Number(j.t_submit ?? Date.now() / 1000), priority: 0,
-        jobspec: (j.jobspec ?? {}) as Record<string, JsonValue>, sm: new JobStateMachine(), events: [],
-        allocPending: false, hasResources: false, execStarted: false, execDone: false, execNotified: false, cancelSent: false, cleanPosted: false, waiters: [],
-      };
+        t_submit: Number(j.t_submit ?? Date.now() / 1000), priority: 0, jobspec: (j.jobspec ?? {}) as Record<string, JsonValue>,
+      });
       jobs.set(id, job);
       if (id > maxId) maxId = id;
       // job-ingest wrote the submit event to the KVS; it is ours from here on
       const submit = makeEvent('submit', { userid: job.userid, urgency: job.urgency, flags: job.flags, version: 1 }, job.t_submit);
       job.events.push(submit);
       job.sm.apply(submit);
-      toJournal(job, submit);
+      journal.send(job, submit);
       added.push(job);
     }
     respondJson(r, {});
@@ -423,7 +251,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
       if (p !== job.priority) {
         job.priority = p;
         post(job, 'priority', { priority: p });
-        if (job.allocPending) h.rpc('sched.prioritize', jsonPayload({ jobs: [[idJson(job.id), p]] }), { flags: FLAG_NORESPONSE });
+        if (job.allocPending) sched.prioritize(job);
       }
     }
     respondJson(r, { old_urgency: old });
@@ -433,85 +261,34 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     const req = payloadJson<{ id?: unknown }>(r.msg);
     const job = getJob(req.id);
     if (!(job.flags & FLAG_WAITABLE)) throw new FluxError(errno.EINVAL, 'job was not submitted with FLUX_JOB_WAITABLE');
-    if (job.sm.state === STATE_INACTIVE) flushed().then(() => respondWait(r, job)).catch(quiet);
+    if (job.sm.state === STATE_INACTIVE) eventlog.flushed().then(() => respondWait(r, job)).catch(quiet);
     else job.waiters.push(r);
   });
 
   ctx.serve('job-manager.events-journal', (r) => {
     if (!(r.msg.flags & FLAG_STREAMING)) throw new FluxError(errno.EPROTO, 'events-journal requires streaming');
-    for (const job of jobs.values()) for (const ev of job.events) r.respondRaw(jsonPayload(journalEntry(job, ev)));
-    r.respondRaw(jsonPayload({ id: -1, events: [] }));
-    journal.set(r, senderOf(r));
-  });
-
-  ctx.serve('job-manager.sched-hello', (r) => {
-    for (const job of jobs.values()) {
-      if (!job.hasResources) continue;
-      respondJson(r, { id: idJson(job.id), priority: job.priority, userid: job.userid, t_submit: job.t_submit });
-    }
-    r.respondError(errno.ENODATA);
-  });
-
-  ctx.serve('job-manager.sched-ready', (r) => {
-    const req = payloadJson<{ mode?: unknown; limit?: unknown }>(r.msg);
-    let limit = 0;
-    if (req.mode === 'limited') {
-      if (typeof req.limit !== 'number' || !Number.isInteger(req.limit) || req.limit <= 0) throw new FluxError(errno.EPROTO, 'invalid limit');
-      limit = req.limit;
-    } else if (req.mode !== 'unlimited') throw new FluxError(errno.EPROTO, 'invalid mode');
-    sched = { sender: senderOf(r), limit };
-    outstanding = 0;
-    const count = [...jobs.values()].filter((j) => j.sm.state === STATE_SCHED).length;
-    respondJson(r, { count });
-    schedule();
+    journal.follow(r, jobs.values());
   });
 
   ctx.serve('job-manager.queue-status', (r) => respondJson(r, { enable: true, start: true }));
 
   ctx.serve('job-manager.disconnect', (r) => {
     const sender = senderOf(r);
-    for (const [resp, s] of journal) if (s === sender) journal.delete(resp);
+    journal.disconnect(sender);
     for (const job of jobs.values()) job.waiters = job.waiters.filter((w) => senderOf(w) !== sender);
-    if (sched && sched.sender === sender) schedGone('scheduler unloaded');
+    sched.disconnect(sender);
   });
 
   // --- restart: jobs of an earlier run, from their KVS eventlogs ----------------
-  const restore = async (): Promise<Job[]> => {
-    let dir: KVSDir;
-    try {
-      dir = await KVSDir.open(h, 'job', { namespace: 'primary' });
-    } catch {
-      return []; // no jobs yet
-    }
-    const active: Job[] = [];
-    for await (const e of dir.walk()) {
-      if (!/^job(\.[0-9a-f]{4}){4}$/.test(e.path) || !e.files.includes('eventlog')) continue;
-      try {
-        const id = parseJobId(e.path.slice(4));
-        const text = async (k: string): Promise<string> => (await lookup(h, `${e.path}.${k}`, { namespace: 'primary' })).string();
-        const events = parseEventlog(await text('eventlog'));
-        const sm = new JobStateMachine();
-        for (const ev of events) sm.apply(ev);
-        const job: Job = {
-          id, userid: sm.userid, urgency: sm.urgency, flags: sm.flags, t_submit: sm.t_submit, priority: sm.priority ?? 0,
-          jobspec: e.files.includes('jobspec') ? parseJson(await text('jobspec')) as Record<string, JsonValue> : {},
-          sm, events, allocPending: false, hasResources: false, execStarted: false, execDone: false, execNotified: false,
-          cancelSent: false, cleanPosted: sm.state === STATE_INACTIVE, waiters: [],
-        };
-        if (e.files.includes('R')) job.R = parseJson(await text('R'));
-        jobs.set(id, job);
-        if (id > maxId) maxId = id;
-        if (sm.state !== STATE_INACTIVE) active.push(job);
-      } catch (err) {
-        ctx.log('err', `${e.path}: cannot restore: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    return active;
-  };
-  const restored = await restore();
+  const restored = await restoreJobs(h, (text) => ctx.log('err', text));
+  for (const [id, job] of restored) {
+    jobs.set(id, job);
+    if (id > maxId) maxId = id;
+  }
   if (jobs.size > 0) ctx.log('info', `restart: ${jobs.size} jobs`);
   // Active jobs go on: pending ones wait for the scheduler again; running ones lost their tasks.
-  for (const job of restored) {
+  for (const job of restored.values()) {
+    if (job.sm.state === STATE_INACTIVE) continue;
     post(job, 'flux-restart');
     if (job.sm.state & (STATE_RUN | STATE_CLEANUP)) {
       job.execStarted = true;
@@ -520,8 +297,5 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     }
   }
 
-  ctx.onShutdown(() => {
-    for (const r of journal.keys()) r.respondError(errno.ENOSYS);
-    journal.clear();
-  });
+  ctx.onShutdown(() => journal.shutdown());
 };
