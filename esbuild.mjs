@@ -28,6 +28,8 @@ const entries = [
   { entryPoints: ['broker/src/modules/resource/resource.ts'], outfile: 'dist/modules/resource.js' },
   // the job pipeline (issue 8)
   ...['job-manager', 'job-ingest', 'job-list', 'job-info', 'job-exec', 'sched-simple'].map((m) => ({ entryPoints: [`broker/src/modules/${m}/${m}.ts`], outfile: `dist/modules/${m}.js` })),
+  // Fluxion (issue 10): the graph scheduler's three modules
+  ...['sched-fluxion-resource', 'sched-fluxion-qmanager', 'sched-fluxion-feasibility'].map((m) => ({ entryPoints: [`broker/src/modules/${m}/${m}.ts`], outfile: `dist/modules/${m}.js` })),
   // what hosts a module: the worker thread's script, or the `--exec` child process (module-exec)
   { entryPoints: ['broker/src/module/loader.ts'], outfile: 'dist/module-loader.js' },
   // the `flux` command line
@@ -38,6 +40,8 @@ const entries = [
   { entryPoints: ['webviews/tbon/style.css'], outfile: 'dist/webviews/tbon.css', platform: 'browser', external: [] },
   { entryPoints: ['webviews/resources/main.ts'], outfile: 'dist/webviews/resources.js', platform: 'browser', format: 'iife', target: 'es2022', external: [] },
   { entryPoints: ['webviews/resources/style.css'], outfile: 'dist/webviews/resources.css', platform: 'browser', external: [] },
+  // the jobspec language server (issue 9), a process of its own started by the extension
+  { entryPoints: ['server/src/main.ts'], outfile: 'dist/server.js' },
   // VS Code extension host
   { entryPoints: ['extension/src/main.ts'], outfile: 'dist/extension.js' },
   // suite that runs inside the extension host (mocha, `vscode` API)

@@ -3,7 +3,7 @@
  * our medians next to flux-core's figures (bench/flux-core.ts, from /work/shared/reference/flux-core-perf.md).
  * Raw samples go to bench/results/latest.json (gitignored).
  *
- *   node --import tsx bench/run.ts [--quick] [--only=startup,ping,activation,kvs,archive,tbon] [--sizes=1,4,16,64]
+ *   node --import tsx bench/run.ts [--quick] [--only=startup,ping,activation,kvs,archive,tbon,lsp,jobs,fluxion] [--sizes=1,4,16,64]
  *                                  [--once=256] [--rounds=N] [--windows=N] [--kvs-procs=N] [--kvs-runs=N]
  */
 import * as fs from 'node:fs';
@@ -13,7 +13,10 @@ import { activationRows, benchActivation, type ActivationResult } from './activa
 import * as fc from './flux-core';
 import { benchInstance, type InstanceResult, type InstanceTarget } from './instance';
 import { benchArchive, type ArchiveRaw } from './archive';
+import { benchJobs, type JobsRaw } from './jobs';
 import { benchKvs, type KvsRaw } from './kvs';
+import { benchFluxion, fluxionRows, type FluxionResult } from './fluxion';
+import { benchLsp, lspRows, type LspResult } from './lsp';
 import { benchTbon, tbonRows, type TbonResult } from './tbon';
 import { deepestRank, pingRows, type PingResult } from './ping';
 import { BROKER_JS, FLUX_JS, ROOT, bundle, killAll, waitNoBrokers } from './proc';
@@ -38,7 +41,7 @@ interface Options {
   kvsRuns: number;
 }
 
-const USAGE = 'expected --quick --only=startup,ping,activation,kvs,archive,tbon --sizes=1,4,16,64 --once=256 --rounds=N --windows=N --kvs-procs=N --kvs-runs=N';
+const USAGE = 'expected --quick --only=startup,ping,activation,kvs,archive,tbon,lsp,jobs,fluxion --sizes=1,4,16,64 --once=256 --rounds=N --windows=N --kvs-procs=N --kvs-runs=N';
 
 function sizeList(v: string): number[] {
   if (v === '' || v === 'none') return [];
@@ -51,7 +54,7 @@ function sizeList(v: string): number[] {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    only: new Set(['startup', 'ping', 'activation', 'kvs', 'archive', 'tbon']), sizes: [1, 4, 16, 64], once: [256], rounds: 5, windows: 3, kvsProcs: 250, kvsRuns: 3,
+    only: new Set(['startup', 'ping', 'activation', 'kvs', 'archive', 'tbon', 'jobs', 'lsp', 'fluxion']), sizes: [1, 4, 16, 64], once: [256], rounds: 5, windows: 3, kvsProcs: 250, kvsRuns: 3,
   };
   for (const a of argv) {
     if (a === '--quick') {
@@ -100,7 +103,7 @@ async function main(): Promise<number> {
   const load0 = os.loadavg()[0];
   const rows: Row[] = [];
   const problems: string[] = [];
-  const raw: { startup?: unknown; ping?: PingResult[]; throughput?: ThroughputResult[]; rss?: RssResult[]; activation?: ActivationResult; kvs?: KvsRaw; archive?: ArchiveRaw; tbon?: TbonResult } = {};
+  const raw: { startup?: unknown; ping?: PingResult[]; throughput?: ThroughputResult[]; rss?: RssResult[]; activation?: ActivationResult; kvs?: KvsRaw; archive?: ArchiveRaw; tbon?: TbonResult; jobs?: JobsRaw; lsp?: LspResult; fluxion?: FluxionResult } = {};
 
   if (opts.only.has('startup')) {
     await bundle('bench/helpers/first-rpc.ts', 'first-rpc');
@@ -169,6 +172,26 @@ async function main(): Promise<number> {
     const res = await benchTbon([4, 64, 1024], opts.rounds, log);
     raw.tbon = res;
     rows.push(section('8. TBON panel (webview bundle in chromium)'), ...tbonRows(res));
+  }
+
+  if (opts.only.has('jobs')) {
+    log('jobs: fresh 4-rank instances; flux submit/run as flux-core-perf.md §e');
+    const res = await benchJobs(log);
+    raw.jobs = res.raw;
+    problems.push(...res.problems);
+    rows.push(section(`10. jobs on 4 ranks, sched-simple (load average ${res.raw.load.map((x) => x.toFixed(2)).join(' -> ')})`), ...res.rows);
+  }
+
+  if (opts.only.has('lsp')) {
+    log('lsp: the jobspec language server (dist/server.js over IPC)');
+    raw.lsp = await benchLsp(opts.rounds, log);
+    rows.push(section('10. jobspec language server (no flux-core equivalent; target: 5,000 lines < 100 ms)'), ...lspRows(raw.lsp));
+  }
+
+  if (opts.only.has('fluxion')) {
+    log('fluxion: libfluxion in process (flux-sched figures: flux-core-perf.md §h)');
+    raw.fluxion = await benchFluxion(log);
+    rows.push(section('11. Fluxion resource graph and matcher (flux-sched 0.54 on this machine)'), ...fluxionRows(raw.fluxion));
   }
 
   const left = await waitNoBrokers(5_000);

@@ -5,8 +5,10 @@ import { registerCommands } from './commands/register-commands';
 import { DmesgFollower } from './info/dmesg-follower';
 import { INFO_SCHEME, InfoDocuments } from './info/info-documents';
 import { InstanceManager } from './instance/instance-manager';
+import { JobsView } from './jobs/jobs-view';
 import { KVS_SCHEME, KvsFileSystem } from './kvs/kvs-fs';
 import { KvsTree } from './kvs/kvs-tree';
+import { JobspecClient } from './lsp/jobspec-client';
 import { InstanceStatusBar } from './status-bar';
 import type { BrokersElement } from './tree/broker-node';
 import { BrokersTree } from './tree/brokers-tree';
@@ -26,6 +28,7 @@ export interface FluxExtensionApi {
   brokers: vscode.TreeDataProvider<BrokersElement>;
   kvs: KvsTree;
   archives: ArchivesTree;
+  jobs: JobsView;
   statusText(): string;
   /** What `Flux: Show dmesg` shows (its last lines), for tests. */
   dmesgText(): string;
@@ -53,8 +56,9 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
   const kvsFs = new KvsFileSystem(instance);
   const info = new InfoDocuments(instance);
   const dmesg = new DmesgFollower(instance, log);
+  const jobs = new JobsView(instance, log);
   const refresh = new RefreshManager(instance, {
-    brokers, kvs, archives,
+    brokers, kvs, archives, jobs,
     // Open values of a namespace that changed are re-read (VS Code re-reads a changed, unmodified document).
     kvsChanged: (namespaces) => kvsFs.notifyChanged(vscode.workspace.textDocuments
       .map((d) => d.uri).filter((u) => u.scheme === KVS_SCHEME && namespaces.includes(u.authority))),
@@ -68,11 +72,13 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
   context.subscriptions.push(
     log,
     instance,
+    new JobspecClient(context.extensionPath, instance, log),
     refresh,
     status,
     kvsFs,
     info,
     dmesg,
+    jobs,
     vscode.workspace.registerFileSystemProvider(KVS_SCHEME, kvsFs, { isCaseSensitive: true }),
     vscode.workspace.registerTextDocumentContentProvider(INFO_SCHEME, info),
     brokersView,
@@ -80,7 +86,7 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
     ResourcesPanel.registerSerializer(resourcesDeps({ extensionPath: context.extensionPath, instance, log })),
     vscode.window.createTreeView('flux.views.kvs', { treeDataProvider: kvs, showCollapseAll: true }),
     vscode.window.createTreeView('flux.views.archives', { treeDataProvider: archives, showCollapseAll: true }),
-    ...registerCommands({ instance, refresh, log, extensionPath: context.extensionPath, brokers, kvs, kvsFs, archives, info, dmesg, revealRank }),
+    ...registerCommands({ instance, refresh, log, extensionPath: context.extensionPath, brokers, kvs, kvsFs, archives, info, dmesg, jobs, revealRank }),
     instance.onDidChange((s) => {
       // Terminals and tasks opened while an instance runs talk to it.
       if (s === 'running' && instance.uri) context.environmentVariableCollection.replace('FLUX_URI', instance.uri);
@@ -103,6 +109,7 @@ export function activate(context: vscode.ExtensionContext): FluxExtensionApi {
     brokers,
     kvs,
     archives,
+    jobs,
     statusText: () => status.text,
     kvsEvents: () => refresh.kvsEvents,
     dmesgText: () => dmesg.text(),

@@ -50,12 +50,18 @@ function sh(line: string, timeoutMs = 60_000): Promise<ShResult> {
 const F58 = /^ƒ[1-9A-HJ-NP-Za-km-z]+$/;
 
 before(async () => {
+  // Fluxion is the default scheduler (issue 10); these tests are sched-simple's: pick it through
+  // modprobe's alternatives, as flux-core's modprobe.toml lets a site do.
+  const conf = fs.mkdtempSync(path.join(os.tmpdir(), 'job-test-modprobe-'));
+  fs.writeFileSync(path.join(conf, 'sched.toml'), '[alternatives]\nsched = "sched-simple"\nfeasibility = "sched-simple"\n');
+  process.env.FLUX_MODPROBE_PATH = conf;
   inst = await startInstance(4);
   host = (await sh('flux getattr hostname')).stdout.trim() || os.hostname();
 });
 
 after(async () => {
   await inst?.stop();
+  if (process.env.FLUX_MODPROBE_PATH) fs.rmSync(process.env.FLUX_MODPROBE_PATH, { recursive: true, force: true });
 });
 
 test('rc1 loads the job modules on rank 0 (sched-simple with its services), job-ingest and job-info on the others', async () => {

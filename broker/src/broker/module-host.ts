@@ -62,6 +62,10 @@ const INLINE_MODULES: Record<string, () => Promise<ModuleMain>> = {
   'job-info': async () => (await import('../modules/job-info/job-info.js')).mod_main,
   'job-exec': async () => (await import('../modules/job-exec/job-exec.js')).mod_main,
   'sched-simple': async () => (await import('../modules/sched-simple/sched-simple.js')).mod_main,
+  // Fluxion (issue 10): event-driven like sched-simple; the graph of a local instance is small
+  'sched-fluxion-resource': async () => (await import('../modules/sched-fluxion-resource/sched-fluxion-resource.js')).mod_main,
+  'sched-fluxion-qmanager': async () => (await import('../modules/sched-fluxion-qmanager/sched-fluxion-qmanager.js')).mod_main,
+  'sched-fluxion-feasibility': async () => (await import('../modules/sched-fluxion-feasibility/sched-fluxion-feasibility.js')).mod_main,
 };
 import { ExtraServices, checkServiceAdd } from './module-services';
 import { applySubscription, isSubscribed } from './subscriptions';

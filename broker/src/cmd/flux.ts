@@ -41,6 +41,7 @@ const COMMANDS: Record<string, Entry> = {
   cancel: { run: async (argv) => (await import('./cancel.js')).cancel(argv), summary: 'cancel one or more jobs', section: 'list and interact with jobs' },
   job: { run: async (argv) => (await import('./job.js')).job(argv), summary: 'get job status, info, etc (see: flux help job)', section: 'list and interact with jobs' },
   resource: { run: async (argv) => (await import('./resource.js')).resource(argv), summary: 'list/manipulate Flux resource status', section: 'get resource, queue and other instance information' },
+  'ion-resource': { run: async (argv) => (await import('./ion-resource.js')).ionResource(argv), summary: 'front end of the sched-fluxion-resource module (match, info, find, stats, params)', section: 'get resource, queue and other instance information' },
 };
 
 function help(): string {

@@ -4,6 +4,7 @@ import type { ArchivesTree } from '../archives/archives-tree';
 import type { DmesgFollower } from '../info/dmesg-follower';
 import type { InfoDocuments } from '../info/info-documents';
 import type { InstanceManager } from '../instance/instance-manager';
+import type { JobsView } from '../jobs/jobs-view';
 import type { KvsFileSystem } from '../kvs/kvs-fs';
 import type { KvsTree } from '../kvs/kvs-tree';
 import type { BrokersTree } from '../tree/brokers-tree';
@@ -20,6 +21,7 @@ export interface CommandContext {
   archives: ArchivesTree;
   info: InfoDocuments;
   dmesg: DmesgFollower;
+  jobs: JobsView;
   /** Select a rank in the Brokers view (from the TBON panel). */
   revealRank(rank: number): Promise<void>;
 }

@@ -4,7 +4,9 @@ import { archiveCommands } from './archive-commands';
 import { brokerCommands } from './broker-commands';
 import type { CommandContext, Handler } from './context';
 import { instanceCommands } from './instance-commands';
+import { jobCommands } from '../jobs/job-commands';
 import { kvsCommands } from './kvs-commands';
+import { jobspecCommands } from '../lsp/jobspec-commands';
 import { opsCommands } from './ops-commands';
 
 export type { CommandContext } from './context';
@@ -16,9 +18,12 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     ...kvsCommands(ctx),
     ...archiveCommands(ctx),
     ...opsCommands(ctx),
+    ...jobCommands(ctx),
+    ...jobspecCommands(ctx),
     'flux.views.brokers.refresh': () => ctx.refresh.refresh('manual'),
     'flux.views.kvs.refresh': () => ctx.refresh.refresh('manual'),
     'flux.views.archives.refresh': () => ctx.refresh.refresh('manual'),
+    'flux.views.jobs.refresh': () => ctx.refresh.refresh('manual'),
   };
   return Object.entries(table).map(([id, fn]) => vscode.commands.registerCommand(id, fn));
 }

@@ -11,7 +11,7 @@ import { FLAG_STREAMING } from '../../../broker/src/common/libflux/message';
 import type { InstanceManager } from '../instance/instance-manager';
 import { errorText } from '../util/report';
 
-export type RefreshReason = 'instance-state' | 'manual' | 'module-action' | 'kvs-action' | 'archive-action' | 'kvs-commit' | 'overlay-health';
+export type RefreshReason = 'instance-state' | 'manual' | 'module-action' | 'kvs-action' | 'archive-action' | 'kvs-commit' | 'overlay-health' | 'job-events' | 'job-runtime';
 
 export interface Refreshable {
   invalidate(): void;
@@ -23,6 +23,8 @@ export interface RefreshTargets {
   archives: Refreshable;
   /** Open `flux-kvs:` documents are told their namespace changed. */
   kvsChanged?: (namespaces: string[]) => void;
+  /** The Jobs view (tree, badge, status bar counts) and the job-manager journal it is read from. */
+  jobs?: Refreshable & { onJournal: vscode.Event<void>; hasRunning(): boolean };
 }
 
 const KVS_EVENT = /^kvs\.namespace-(.+)-(setroot|removed|created)$/;
@@ -34,6 +36,8 @@ export class RefreshManager implements vscode.Disposable {
   private pendingNs = new Set<string>();
   private healthRpc: Rpc | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
+  private jobsTimer: NodeJS.Timeout | undefined;
+  private jobsTick: NodeJS.Timeout | undefined;
   /** How many KVS events were seen (tests and the log use it). */
   kvsEvents = 0;
 
@@ -43,11 +47,32 @@ export class RefreshManager implements vscode.Disposable {
       else this.stopEvents();
       this.refresh('instance-state');
     }));
+    // Journal entries (a job changed state) re-render the Jobs view at most every 150 ms.
+    const jobs = views.jobs;
+    if (jobs) {
+      this.subs.push(jobs.onJournal(() => {
+        this.jobsTimer ??= setTimeout(() => {
+          this.jobsTimer = undefined;
+          this.jobsRefresh('job-events');
+        }, 150);
+      }));
+    }
+  }
+
+  /** Re-render the Jobs view; while jobs run, again every second (their runtimes), no RPC involved. */
+  private jobsRefresh(reason: RefreshReason): void {
+    const jobs = this.views.jobs;
+    if (!jobs) return;
+    this.log.trace(`refresh: ${reason}`);
+    jobs.invalidate();
+    if (this.jobsTick) clearTimeout(this.jobsTick);
+    this.jobsTick = jobs.hasRunning() ? setTimeout(() => this.jobsRefresh('job-runtime'), 1000) : undefined;
   }
 
   refresh(reason: RefreshReason): void {
     this.log.trace(`refresh: ${reason}`);
     for (const v of [this.views.brokers, this.views.kvs, this.views.archives]) v.invalidate();
+    this.views.jobs?.invalidate();
   }
 
   /** After a module was loaded or removed on `rank`. */
@@ -129,6 +154,8 @@ export class RefreshManager implements vscode.Disposable {
 
   dispose(): void {
     this.stopEvents();
+    if (this.jobsTimer) clearTimeout(this.jobsTimer);
+    if (this.jobsTick) clearTimeout(this.jobsTick);
     for (const s of this.subs) s.dispose();
   }
 }

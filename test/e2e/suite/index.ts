@@ -12,7 +12,9 @@ import Mocha from 'mocha';
 import { defineArchivesTests } from './archives.test';
 import { defineBrokersTests } from './brokers.test';
 import { defineInstanceTests } from './instance.test';
+import { defineJobsTests } from './jobs.test';
 import { defineKvsTests } from './kvs.test';
+import { defineLspTests } from './lsp.test';
 import { defineModulesTests } from './modules.test';
 import { defineOpsTests } from './ops.test';
 
@@ -22,6 +24,8 @@ function defineAll(): void {
   defineOpsTests();
   defineKvsTests();
   defineArchivesTests();
+  defineJobsTests();
+  defineLspTests();
   defineInstanceTests();
 }
 

@@ -44,6 +44,11 @@ const BUILTIN_TABLE: Partial<ModuleEntry>[] = [
   { name: 'job-ingest', after: ['job-manager', 'kvs'], requires: ['kvs'] },
   { name: 'job-exec', ranks: '0', after: ['job-manager'], requires: ['job-manager'] },
   { name: 'sched-simple', ranks: '0', provides: ['sched', 'feasibility'], after: ['job-manager', 'resource'], requires: ['job-manager', 'resource'] },
+  // Fluxion (issue 10), as flux-sched's fluxion.toml places it: the default scheduler (priority over
+  // sched-simple), three modules on rank 0; `alternatives.sched = "sched-simple"` picks sched-simple instead
+  { name: 'sched-fluxion-resource', ranks: '0', priority: 200, after: ['job-manager', 'resource'], requires: ['resource'] },
+  { name: 'sched-fluxion-feasibility', ranks: '0', priority: 200, provides: ['feasibility'], after: ['sched-fluxion-resource'], requires: ['sched-fluxion-resource'] },
+  { name: 'sched-fluxion-qmanager', ranks: '0', priority: 200, provides: ['sched'], after: ['sched-fluxion-resource', 'job-manager'], requires: ['sched-fluxion-resource', 'job-manager'] },
 ];
 
 /** What `flux modprobe rc1` loads (flux-core's rc1 list; names this build lacks are skipped). */
