@@ -31,6 +31,8 @@ import { ioEncode, type IoObject } from '../../common/libsubprocess/ioencode';
 import { FLUX_KVS_APPEND, KvsTxn } from '../../common/libkvs/txn';
 import type { Responder } from '../../broker/service';
 import type { ModuleMain } from '../../module/runtime';
+import { armDeadline } from '../../common/libjob/deadline';
+
 
 const REXEC_STDOUT = 1;
 const REXEC_STDERR = 2;
@@ -126,7 +128,8 @@ interface ExecJob {
   r: Responder;
   tasks: Task[];
   killTimer?: NodeJS.Timeout;
-  limitTimer?: NodeJS.Timeout;
+  /** Calls the time limit off. */
+  cancelLimit?: () => void;
   killed: boolean;
   finished: boolean;
 }
@@ -191,7 +194,7 @@ export const mod_main: ModuleMain = (ctx, args) => {
     if (job.finished) return;
     job.finished = true;
     clearTimeout(job.killTimer);
-    clearTimeout(job.limitTimer);
+    job.cancelLimit?.();
     const status = Math.max(0, ...job.tasks.map((t) => taskExitCode(t.status))) << 8;
     const eventlog = jobKvsKey(job.id, 'guest.exec.eventlog');
     append(eventlog, encodeEvent(makeEvent('complete', { status })));
@@ -284,10 +287,10 @@ export const mod_main: ModuleMain = (ctx, args) => {
     };
     const exp = Robj.execution?.expiration ?? 0;
     if (exp > 0) {
-      job.limitTimer = setTimeout(() => {
+      job.cancelLimit = armDeadline(exp, () => {
         exception(job, 'timeout', 'resource allocation expired');
         terminate(job, 14);
-      }, Math.max(0, exp * 1000 - Date.now()));
+      });
     }
     for (const t of job.tasks) {
       const taskEnv: Record<string, string> = {

@@ -122,7 +122,8 @@ interface Pending {
 
 /**
  * The R a job gets: the match's, except that no time limit is written as expiration 0 (as
- * sched-simple writes it) rather than the graph's end, which job-exec would take for a deadline.
+ * sched-simple writes it) rather than the graph's end (flux-sched's 9223372036): `flux job info R`
+ * and job-list's expiration then read "no limit" the same way whichever scheduler ran the job.
  */
 export function jobR(matchR: string): string {
   const R = JSON.parse(matchR) as { execution?: { expiration?: number } };
