@@ -63,3 +63,10 @@ test('fsd as flux.util.fsd', () => {
 test('unknown fields are refused', () => {
   assert.throws(() => parseFormat('{bogus}'), /Unknown format field: bogus/);
 });
+
+test('a pending job shows the scheduler\'s estimate (eta:) or why it waits in INFO', () => {
+  const eta: JobRecord = { id: 3n, userid: me.uid, state: 8, name: 'big', ntasks: 8, t_submit: 1, annotations: { sched: { t_estimate: 190, reason_pending: 'insufficient resources' } } };
+  const why: JobRecord = { id: 4n, userid: me.uid, state: 8, name: 'small', ntasks: 1, t_submit: 1, annotations: { sched: { reason_pending: 'beyond queue-depth=4' } } };
+  const late: JobRecord = { ...eta, id: 5n, annotations: { sched: { t_estimate: 50 } } };
+  assert.deepEqual(formatJobs('{contextual_info}', [eta, why, late], false, 100), ['eta:1.5m', 'beyond queue-depth=4', 'eta:now']);
+});

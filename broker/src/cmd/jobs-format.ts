@@ -91,7 +91,12 @@ export function jobField(job: JobRecord, field: string, now = Date.now() / 1000)
       if (state === STATE_DEPEND) return 'depends:';
       if (state === STATE_PRIORITY) return 'priority-wait';
       if (state & STATE_PENDING) {
-        const sched = (job.annotations as { sched?: { reason_pending?: string } } | undefined)?.sched;
+        // Fluxion's estimate of when it starts, else why it waits.
+        const sched = (job.annotations as { sched?: { reason_pending?: string; t_estimate?: unknown } } | undefined)?.sched;
+        if (typeof sched?.t_estimate === 'number') {
+          const eta = sched.t_estimate - now;
+          return `eta:${eta <= 0 ? 'now' : fsd(eta)}`;
+        }
         return sched?.reason_pending ?? '';
       }
       return typeof job.nodelist === 'string' ? job.nodelist : '';

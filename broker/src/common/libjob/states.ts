@@ -191,6 +191,11 @@ export class JobStateMachine {
         if (typeof c.priority === 'number') this.priority = c.priority;
         if (this.state === STATE_PRIORITY) this.enter(STATE_SCHED, t);
         break;
+      case 'annotations':
+        // The scheduler's latest word on a pending job (journal only, never in the eventlog).
+        this.annotations = typeof c.annotations === 'object' && c.annotations !== null && !Array.isArray(c.annotations)
+          ? c.annotations as Record<string, JsonValue> : undefined;
+        break;
       case 'urgency':
         if (typeof c.urgency === 'number') this.urgency = c.urgency;
         break;

@@ -97,7 +97,10 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     }
   };
 
-  const sched = new SchedulerLink(ctx, jobs, { post: (job, name, c) => post(job, name, c), advance, quiet });
+  // Annotations (sched.t_estimate, reason_pending...) reach the journal as flux-core's job-manager
+  // posts them: an `annotations` event that is not written to the job's eventlog.
+  const annotated = (job: Job): void => post(job, 'annotations', { annotations: job.sm.annotations ?? null }, false);
+  const sched = new SchedulerLink(ctx, jobs, { post: (job, name, c) => post(job, name, c), annotated, advance, quiet });
 
   const cleanup = (job: Job): void => {
     if (job.allocPending) {

@@ -29,6 +29,8 @@ import { schedOrder, senderOf, type Job } from './job';
 
 export interface SchedHooks {
   post(job: Job, name: string, context?: Record<string, JsonValue>): void;
+  /** The scheduler annotated a pending job: tell the journal's followers (job-list, flux jobs). */
+  annotated(job: Job): void;
   advance(job: Job): void;
   /** An error that cannot be answered any more (the module is going away): logged only. */
   quiet(e: unknown): void;
@@ -162,7 +164,10 @@ export class SchedulerLink {
     if (!job || !job.allocPending) return;
     const ann = typeof r.annotations === 'object' && r.annotations !== null && !Array.isArray(r.annotations) ? r.annotations as Record<string, JsonValue> : undefined;
     if (r.type === 1) {
-      if (ann) job.sm.annotations = { ...(job.sm.annotations ?? {}), ...ann };
+      if (ann) {
+        job.sm.annotations = { ...(job.sm.annotations ?? {}), ...ann };
+        this.hooks.annotated(job);
+      }
       return;
     }
     this.outstanding = Math.max(0, this.outstanding - 1);
