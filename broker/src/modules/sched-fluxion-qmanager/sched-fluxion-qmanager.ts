@@ -26,6 +26,7 @@ import { errno, FluxError } from '../../common/libflux/errno';
 import { FLAG_STREAMING, deriveErrorResponse, deriveResponse, setRaw } from '../../common/libflux/message';
 import { jobKvsKey, type JobId } from '../../common/libjob/jobid';
 import { idField, idJson, jsonPayload, payloadJson, respondJson } from '../../common/libjob/rpc-json';
+import { applyPriorities } from '../../common/libjob/sched-prioritize';
 import { KvsTxn } from '../../common/libkvs/txn';
 import type { Responder } from '../../broker/service';
 import type { ModuleMain } from '../../module/runtime';
@@ -308,21 +309,13 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   });
 
   ctx.serve('sched.prioritize', (r) => {
-    const req = payloadJson<{ jobs?: unknown }>(r.msg);
-    if (!Array.isArray(req.jobs)) return;
-    for (const pair of req.jobs as unknown[]) {
-      if (!Array.isArray(pair) || pair.length !== 2) continue;
-      const id = idField(pair[0]);
-      const p = queue.find((q) => q.id === id);
-      if (p) p.priority = Number(pair[1]);
-    }
+    applyPriorities(payloadJson<{ jobs?: unknown }>(r.msg).jobs, (id) => queue.find((q) => q.id === id));
     cycle();
   });
 
   ctx.serve('sched.expiration', (r) => respondJson(r, {}));
 
-  // Ours: the pending queue in scheduling order with each job's annotations (job-list does not
-  // carry annotations of pending jobs yet), for tests and the Jobs view.
+  // Ours: the pending queue in scheduling order with each job's annotations, for tests and tools.
   ctx.serve('sched-fluxion-qmanager.queue', (r) => {
     respondJson(r, {
       policy: opts.policy, 'queue-depth': opts.queueDepth,

@@ -21,6 +21,7 @@ import { jobKvsKey, type JobId } from '../../common/libjob/jobid';
 import { jjGetCounts } from '../../common/libjob/jobspec-jj';
 import { stringifyJson } from '../../common/libjob/json';
 import { idField, idJson, jsonPayload, payloadJson, respondJson } from '../../common/libjob/rpc-json';
+import { applyPriorities } from '../../common/libjob/sched-prioritize';
 import { Rlist } from '../../common/librlist/rlist';
 import { KvsTxn } from '../../common/libkvs/txn';
 import { FLUX_KVS_WAITCREATE } from '../../common/libkvs/client';
@@ -186,14 +187,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   });
 
   ctx.serve('sched.prioritize', (r) => {
-    const req = payloadJson<{ jobs?: unknown }>(r.msg);
-    if (!Array.isArray(req.jobs)) return;
-    for (const pair of req.jobs as unknown[]) {
-      if (!Array.isArray(pair) || pair.length !== 2) continue;
-      const id = idField(pair[0]);
-      const p = queue.find((q) => q.id === id);
-      if (p) p.priority = Number(pair[1]);
-    }
+    applyPriorities(payloadJson<{ jobs?: unknown }>(r.msg).jobs, (id) => queue.find((q) => q.id === id));
     kick();
   });
 
