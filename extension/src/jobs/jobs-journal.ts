@@ -4,7 +4,6 @@
  * `{id:-1}`, then new events as they happen). No polling: the Jobs view, its badge and the
  * status bar counts are all read from here. No `vscode` import, so benches and tests can use it.
  */
-import * as path from 'node:path';
 import type { Flux, Rpc } from '../../../broker/src/common/libflux/handle';
 import { FLAG_STREAMING } from '../../../broker/src/common/libflux/message';
 import { encodeF58, type JobId } from '../../../broker/src/common/libjob/jobid';
@@ -18,6 +17,7 @@ import {
   type JobEvent,
 } from '../../../broker/src/common/libjob/states';
 import { Rlist } from '../../../broker/src/common/librlist/rlist';
+import { jobspecSummary } from '../../../broker/src/common/libjob/jobspec-summary';
 import { encodeIdset } from '../../../broker/src/common/libidset/idset';
 
 export type JobGroup = 'pending' | 'running' | 'inactive';
@@ -53,29 +53,11 @@ export class JobEntry {
   }
 
   setJobspec(js: Record<string, JsonValue>): void {
-    const sys = ((js.attributes as Record<string, JsonValue> | undefined)?.system ?? {}) as Record<string, JsonValue>;
-    const task = ((js.tasks ?? []) as JsonValue[])[0] as Record<string, JsonValue> | undefined;
-    const cmd = Array.isArray(task?.command) ? (task.command as JsonValue[]).filter((c): c is string => typeof c === 'string') : [];
-    this.command = cmd;
-    const jobName = (sys.job as Record<string, JsonValue> | undefined)?.name;
-    this.name = typeof jobName === 'string' ? jobName : cmd[0] !== undefined ? path.basename(cmd[0]) : '';
-    const count = (task?.count ?? {}) as Record<string, JsonValue>;
-    let nslots = 1;
-    let nodes = 0;
-    const walk = (list: JsonValue | undefined, mult: number): void => {
-      if (!Array.isArray(list)) return;
-      for (const v of list) {
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) continue;
-        const o = v as Record<string, JsonValue>;
-        const c = typeof o.count === 'number' ? o.count : 1;
-        if (o.type === 'node') nodes = mult * c;
-        if (o.type === 'slot') nslots = mult * c;
-        walk(o.with, o.type === 'node' || o.type === 'slot' ? mult * c : mult);
-      }
-    };
-    walk(js.resources, 1);
-    this.ntasks = typeof count.total === 'number' ? count.total : nslots * (typeof count.per_slot === 'number' ? count.per_slot : 1);
-    if (nodes > 0) this.nnodes = nodes;
+    const sum = jobspecSummary(js);
+    this.command = sum.command;
+    this.name = sum.name;
+    this.ntasks = sum.ntasks;
+    if (sum.nnodes > 0) this.nnodes = sum.nnodes;
   }
 
   setR(R: JsonValue): void {

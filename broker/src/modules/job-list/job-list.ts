@@ -12,7 +12,6 @@
  *       (and has reached `state`, a state mask, when given); ENOENT for an id the KVS has not seen
  *   job-list.list-attrs → {attrs:[...]}
  */
-import * as path from 'node:path';
 import { errno, FluxError } from '../../common/libflux/errno';
 import { FLAG_STREAMING } from '../../common/libflux/message';
 import { encodeDothex, type JobId } from '../../common/libjob/jobid';
@@ -31,6 +30,7 @@ import {
 } from '../../common/libjob/states';
 import { Rlist } from '../../common/librlist/rlist';
 import { encodeIdset } from '../../common/libidset/idset';
+import { jobspecSummary } from '../../common/libjob/jobspec-summary';
 import type { Responder } from '../../broker/service';
 import type { ModuleMain } from '../../module/runtime';
 
@@ -57,36 +57,14 @@ export class ListJob {
   constructor(readonly id: JobId) {}
 
   setJobspec(js: Record<string, JsonValue>): void {
-    const attrs = (js.attributes ?? {}) as Record<string, JsonValue>;
-    const sys = (attrs.system ?? {}) as Record<string, JsonValue>;
-    const task = ((js.tasks ?? []) as JsonValue[])[0] as Record<string, JsonValue> | undefined;
-    const cmd = (task?.command ?? []) as JsonValue[];
-    const jobName = (sys.job as Record<string, JsonValue> | undefined)?.name;
-    this.name = typeof jobName === 'string' ? jobName : typeof cmd[0] === 'string' ? path.basename(cmd[0]) : '';
-    if (typeof sys.cwd === 'string') this.cwd = sys.cwd;
-    if (typeof sys.queue === 'string') this.queue = sys.queue;
-    if (typeof sys.duration === 'number') this.duration = sys.duration;
-    // slots, nodes and cores from the resources tree
-    let nslots = 1;
-    let slotCores = 1;
-    let nodes = 0;
-    const walk = (list: JsonValue | undefined, mult: number): void => {
-      if (!Array.isArray(list)) return;
-      for (const v of list) {
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) continue;
-        const o = v as Record<string, JsonValue>;
-        const c = typeof o.count === 'number' ? o.count : 1;
-        if (o.type === 'node') nodes = mult * c;
-        if (o.type === 'slot') nslots = mult * c;
-        if (o.type === 'core') slotCores = c;
-        walk(o.with, o.type === 'node' || o.type === 'slot' ? mult * c : mult);
-      }
-    };
-    walk(js.resources, 1);
-    const count = (task?.count ?? {}) as Record<string, JsonValue>;
-    this.ntasks = typeof count.total === 'number' ? count.total : nslots * (typeof count.per_slot === 'number' ? count.per_slot : 1);
-    this.ncores = nslots * slotCores;
-    if (nodes > 0) this.nnodes = nodes;
+    const sum = jobspecSummary(js);
+    this.name = sum.name;
+    if (sum.cwd !== undefined) this.cwd = sum.cwd;
+    if (sum.queue !== undefined) this.queue = sum.queue;
+    if (sum.duration !== undefined) this.duration = sum.duration;
+    this.ntasks = sum.ntasks;
+    this.ncores = sum.ncores;
+    if (sum.nnodes > 0) this.nnodes = sum.nnodes;
   }
 
   setR(R: JsonValue): void {
