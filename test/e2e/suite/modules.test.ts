@@ -128,6 +128,33 @@ export function defineModulesTests(): void {
       assert.strictEqual(ddoc.uri.scheme, 'flux-info');
     });
 
+    test('the seed\'s scheduler swap through the commands: Fluxion out, sched-simple in, Fluxion back with arguments; jobs run under each', async () => {
+      const has = async (n: string): Promise<boolean> => names(await moduleRows(api, 0)).includes(n);
+      const runs = async (): Promise<void> => {
+        const id = (await fluxCli(root, uri, ['submit', 'true'])).trim();
+        await fluxCli(root, uri, ['job', 'wait-event', '-t', '30', id, 'clean']);
+      };
+      assert.ok(await has('sched-fluxion-qmanager') && await has('sched-fluxion-resource'), 'Fluxion is the default scheduler');
+      await vscode.commands.executeCommand('flux.module.remove', { rank: 0, name: 'sched-fluxion-qmanager' });
+      await vscode.commands.executeCommand('flux.module.remove', { rank: 0, name: 'sched-fluxion-resource' });
+      // sched-fluxion-feasibility leaves with the resource module, as flux-sched 0.54's does.
+      assert.ok(await waitFor(async () => {
+        await vscode.commands.executeCommand('flux.views.brokers.refresh');
+        return !(await has('sched-fluxion-feasibility'));
+      }, 15000, 300), 'sched-fluxion-feasibility stayed');
+      await vscode.commands.executeCommand('flux.broker.loadModule', { rank: 0 }, { module: 'sched-simple' });
+      assert.ok(await has('sched-simple'), 'sched-simple not listed');
+      await runs();
+      await vscode.commands.executeCommand('flux.module.remove', { rank: 0, name: 'sched-simple' });
+      await vscode.commands.executeCommand('flux.broker.loadModule', { rank: 0 }, { module: 'sched-fluxion-resource', args: ['load-allowlist=node,socket,core'] });
+      await vscode.commands.executeCommand('flux.broker.loadModule', { rank: 0 }, { module: 'sched-fluxion-qmanager', args: ['queue-params=queue-depth=4'] });
+      const now = names(await moduleRows(api, 0));
+      assert.ok(now.includes('sched-fluxion-resource') && now.includes('sched-fluxion-qmanager') && !now.includes('sched-simple'), now.join(','));
+      await runs();
+      // Back to the default set for the suites that follow.
+      await vscode.commands.executeCommand('flux.broker.loadModule', { rank: 0 }, { module: 'sched-fluxion-feasibility' });
+    });
+
     test('Show dmesg (all ranks) follows every rank; "new messages only" skips the backlog', async () => {
       const flux = (...args: string[]): Promise<string> => fluxCli(root, uri, args);
       assert.strictEqual(await vscode.commands.executeCommand<number>('flux.dmesg.show', { fromNow: false }), 4);
