@@ -19,8 +19,9 @@
  *   job-exec.exception {id,type,severity}   fatal: SIGTERM the tasks, SIGKILL after kill-timeout (5 s)
  *   job-exec.kill {id,signum}               signal the tasks
  */
+import * as fs from 'node:fs';
 import { errno, FluxError } from '../../common/libflux/errno';
-import { FLAG_STREAMING, getJson } from '../../common/libflux/message';
+import { FLAG_NORESPONSE, FLAG_STREAMING, getJson } from '../../common/libflux/message';
 import { encodeF58, jobKvsKey, type JobId } from '../../common/libjob/jobid';
 import { parseJson, type JsonValue } from '../../common/libjob/json';
 import { unwrapSigned } from '../../common/libjob/sign';
@@ -32,6 +33,7 @@ import { FLUX_KVS_APPEND, KvsTxn } from '../../common/libkvs/txn';
 import type { Responder } from '../../broker/service';
 import type { ModuleMain } from '../../module/runtime';
 import { armDeadline } from '../../common/libjob/deadline';
+import { OutputFile, jobIo, type JobIo } from './job-io';
 
 
 const REXEC_STDOUT = 1;
@@ -132,6 +134,14 @@ interface ExecJob {
   cancelLimit?: () => void;
   killed: boolean;
   finished: boolean;
+  /** Where stdout/stderr go when not to guest.output, and the file stdin comes from. */
+  io: JobIo;
+  files: Map<string, OutputFile>;
+}
+
+/** The --input file's bytes (read once per job by each task's start; small files expected). */
+function readInput(p: string): Promise<Buffer | undefined> {
+  return fs.promises.readFile(p).catch(() => undefined);
 }
 
 export const mod_main: ModuleMain = (ctx, args) => {
@@ -195,6 +205,7 @@ export const mod_main: ModuleMain = (ctx, args) => {
     job.finished = true;
     clearTimeout(job.killTimer);
     job.cancelLimit?.();
+    await Promise.all([...job.files.values()].map((f) => f.close()));
     const status = Math.max(0, ...job.tasks.map((t) => taskExitCode(t.status))) << 8;
     const eventlog = jobKvsKey(job.id, 'guest.exec.eventlog');
     append(eventlog, encodeEvent(makeEvent('complete', { status })));
@@ -219,9 +230,19 @@ export const mod_main: ModuleMain = (ctx, args) => {
             t.started = true;
             onStarted();
             if (job.killed) signalTasks(job, 15);
+            // stdin: the --input file, else nothing (end of file at once: a task reading it does not hang)
+            const stdin = job.io.stdin ? await readInput(job.io.stdin) : undefined;
+            h.rpc('rexec.write', { matchtag: rpc.matchtag, io: ioEncode('stdin', '0', stdin, true) }, { nodeid: t.rank, flags: FLAG_NORESPONSE });
           } else if (r.type === 'output' && r.io) {
             const io = r.io;
             const data = typeof io.data === 'string' ? Buffer.from(io.data, io.encoding === 'base64' ? 'base64' : 'utf8') : undefined;
+            // --output/--error: to the file (unless it could not be opened: then, as without).
+            const to = io.stream === 'stdout' ? job.io.stdout : io.stream === 'stderr' ? job.io.stderr : undefined;
+            const file = to ? job.files.get(to.path) : undefined;
+            if (to && file && !file.failed) {
+              if (data && data.length > 0) file.write(t.id, io.stream, data, to.label);
+              continue;
+            }
             const rec = ioEncode(io.stream, String(t.id), data, io.eof === true);
             append(output, encodeEvent(makeEvent('data', rec as unknown as Record<string, JsonValue>)));
           } else if (r.type === 'finished') {
@@ -263,13 +284,18 @@ export const mod_main: ModuleMain = (ctx, args) => {
     const Robj = JSON.parse(await lookup(jobKvsKey(id, 'R'))) as { execution?: { expiration?: number } };
     const R = Rlist.fromR(Robj);
     const placement = placeTasks(jobspec, R);
-    const job: ExecJob = { id, r, hosts: new Map(R.ranks.map((x) => [x.rank, x.hostname])), tasks: placement.map((p) => ({ ...p, pid: -1, started: false, done: false, status: 0 })), killed: false, finished: false };
+    const job: ExecJob = {
+      id, r, hosts: new Map(R.ranks.map((x) => [x.rank, x.hostname])), tasks: placement.map((p) => ({ ...p, pid: -1, started: false, done: false, status: 0 })),
+      killed: false, finished: false, io: {}, files: new Map(),
+    };
     jobs.set(id, job);
     if (early.delete(id)) terminate(job, 15);
     const sys = ((jobspec.attributes as Record<string, JsonValue> | undefined)?.system ?? {}) as Record<string, JsonValue>;
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries((sys.environment ?? {}) as Record<string, JsonValue>)) if (typeof v === 'string') env[k] = v;
     const cwd = typeof sys.cwd === 'string' ? sys.cwd : undefined;
+    job.io = jobIo(jobspec, id, cwd);
+    for (const f of [job.io.stdout, job.io.stderr]) if (f && !job.files.has(f.path)) job.files.set(f.path, new OutputFile(f.path));
     const command = (((jobspec.tasks as JsonValue[])[0] as Record<string, JsonValue>).command as JsonValue[]).map(String);
     const eventlog = jobKvsKey(id, 'guest.exec.eventlog');
     append(eventlog, encodeEvent(makeEvent('init')));
