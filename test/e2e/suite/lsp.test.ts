@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { activateExtension, fluxCli, waitFor } from './helpers';
+import type { JobsView } from '../../../extension/src/jobs/jobs-view';
 
 const FIXED = `resources:
   - type: slot
@@ -91,6 +92,11 @@ export function defineLspTests(): void {
       // the job runs to completion with its output (flux job attach waits for the end)
       const out = await fluxCli(root, fluxUri, ['job', 'attach', id]);
       assert.strictEqual(out, 'hello-from-jobspec\n');
+      // ... and it is in the Jobs view, completed, with that output in its output document
+      const { api } = (await activateExtension()) as unknown as { api: { jobs: JobsView } };
+      assert.ok(await waitFor(() => api.jobs.journal.all().some((j) => j.f58 === id && j.group === 'inactive'), 15000), `${id} not inactive in the Jobs view`);
+      const outDoc = await vscode.commands.executeCommand<vscode.TextDocument>('flux.jobs.showOutput', id);
+      assert.ok(await waitFor(() => outDoc.getText() === 'hello-from-jobspec\n', 10000), `output document: ${JSON.stringify(outDoc.getText())}`);
       // Run: submitted again, followed in a terminal running `flux job attach`
       const runId = await vscode.commands.executeCommand<string>('flux.jobspec.run', doc.uri.toString());
       assert.match(runId, /^ƒ/);
