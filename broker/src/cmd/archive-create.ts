@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { FluxError, errno } from '../common/libflux/errno';
 import { has, last } from '../common/liboptparse/optparse';
 import { encodeSize, parseSize } from '../common/libfilemap/fileref';
-import { ArchiveError, createArchive } from '../common/libfilemap/archive-create';
+import { createArchive } from '../common/libfilemap/archive-create';
+import { ArchiveError } from '../common/libfilemap/archive-errors';
 import { die, errln, errText, open, out, usageExit } from './cli';
 import { archiveName, archiveNamespace, verbosity, type Invocation } from './archive';
 

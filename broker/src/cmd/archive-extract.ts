@@ -18,7 +18,7 @@ import { parseFsd } from '../common/libutil/fsd';
 import { decodeFileref, prettyPrint, type Entry } from '../common/libfilemap/fileref';
 import { UnsafePathError, fnmatch, placeEntries } from '../common/libfilemap/pathsafe';
 import { Exit, die, errText, errln, open, out, usageExit } from './cli';
-import { errMessage } from '../common/libfilemap/archive-create';
+import { errMessage } from '../common/libfilemap/archive-errors';
 import { archiveName, archiveNamespace, verbosity, type Invocation } from './archive';
 import { Extractor } from './archive-write';
 import { runOrdered } from '../common/libfilemap/pool';

@@ -12,8 +12,9 @@ import { FluxError, errno } from '../common/libflux/errno';
 import type { Flux } from '../common/libflux/handle';
 import * as kvs from '../common/libkvs/client';
 import {
-  ArchiveError, archiveExists, requireOwner as libRequireOwner, unlinkArchive as libUnlinkArchive, unmapArchive as libUnmapArchive,
-} from '../common/libfilemap/archive-create';
+  archiveExists, requireOwner as libRequireOwner, unlinkArchive as libUnlinkArchive, unmapArchive as libUnmapArchive,
+} from '../common/libfilemap/archive-admin';
+import { ArchiveError } from '../common/libfilemap/archive-errors';
 import { Optparse, has, last, type OptionSpec, type ParsedOptions } from '../common/liboptparse/optparse';
 import { Exit, die, errln, open, out, parseOrExit, usageExit } from './cli';
 

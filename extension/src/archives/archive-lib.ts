@@ -10,7 +10,9 @@ import { FluxError, errno } from '../../../broker/src/common/libflux/errno';
 import type { Flux } from '../../../broker/src/common/libflux/handle';
 import * as kvs from '../../../broker/src/common/libkvs/client';
 import { decodeFileref, type Entry } from '../../../broker/src/common/libfilemap/fileref';
-import { ArchiveError, createArchive as createArchiveLib, unlinkArchive, unmapArchive } from '../../../broker/src/common/libfilemap/archive-create';
+import { createArchive as createArchiveLib } from '../../../broker/src/common/libfilemap/archive-create';
+import { unlinkArchive, unmapArchive } from '../../../broker/src/common/libfilemap/archive-admin';
+import { ArchiveError } from '../../../broker/src/common/libfilemap/archive-errors';
 import { UnsafePathError, placeEntries } from '../../../broker/src/common/libfilemap/pathsafe';
 import { Extractor } from '../../../broker/src/cmd/archive-write';
 

@@ -21,13 +21,15 @@ import * as path from 'node:path';
 import { FluxError, errno } from '../libflux/errno';
 import type { Flux } from '../libflux/handle';
 import { blobrefHash, digestToBlobref, hashDigestSize, isHashName, type HashName } from '../libcontent/blobref';
-import { encodeBlobBatch } from '../../modules/content/batch';
 import * as kvs from '../libkvs/client';
 import { createValref } from '../libkvs/treeobj';
 import type { JsonValue } from '../libkvs/jansson';
 import { filerefBlobvec, filerefDir, filerefEmpty, filerefSmall, filerefSymlink, type BlobvecEntry, type FileStat, type Fileref } from './fileref';
 import { ShortReadError, isSparse, memoryChunks, readChunks } from './blobvec';
 import { Limiter, runOrdered } from './pool';
+import { ArchiveError, errMessage, errText } from './archive-errors';
+import { requireOwner, unlinkArchive, unmapArchive } from './archive-admin';
+import { StoreBatcher } from './store-batcher';
 
 export interface ArchiveCreateOptions {
   /** archive.NAME */
@@ -59,9 +61,6 @@ const FILE_WIDTH = 32;
 /** content.store requests in flight, and their bytes: enough to keep the broker busy, bounded memory. */
 const STORE_WINDOW = 256;
 const STORE_BYTES = 32 * 1024 * 1024;
-/** A store batch stops growing at this many blobs or bytes. */
-const BATCH_COUNT = 256;
-const BATCH_BYTES = 4 * 1024 * 1024;
 /** Files up to this size (without holes) are read whole, synchronously. */
 const SYNC_READ_MAX = 64 * 1024;
 
@@ -88,27 +87,8 @@ interface Ctx {
   markSent: (() => void)[];
 }
 
-/**
- * Why an archive could not be made, in flux's words (`PATH: No such file or directory`,
- * `archive.NAME: key exists`, `--mmap only works on the rank 0 broker`); the command prefixes
- * its name, the extension shows it as it is.
- */
-export class ArchiveError extends Error {}
-
 function fail(msg: string): never {
   throw new ArchiveError(msg);
-}
-
-function errText(e: unknown): string {
-  if (e instanceof FluxError) return e.strerror;
-  if (e instanceof Error) return e.message;
-  return String(e);
-}
-
-/** future_strerror(): the server's (or our) error text when there is one, else strerror. */
-export function errMessage(e: unknown): string {
-  if (e instanceof FluxError && e.hasText) return e.message;
-  return errText(e);
 }
 
 /** --append --preserve: continue archive.NAME_blobs.<i> numbering after what is there. */
@@ -258,64 +238,6 @@ async function storeBlob(ctx: Ctx, data: Buffer, blobref: string): Promise<void>
   if (digestToBlobref(ctx.hash, digest) !== blobref) throw new FluxError(errno.EPROTO);
 }
 
-/**
- * Blob stores, gathered: the blobs of one turn of the event loop (every file in flight adds
- * its own) leave in one `content.store-batch` to rank 0 (ours: [u32 len][blob]... -> digests;
- * modules/content/batch.ts) instead of one message each. A broker without it (flux-core's:
- * ENOSYS), or a batch refused as a whole, falls back to one content.store per blob, so each
- * blob gets its own answer. Rank 0 is where a store ends up in any case (ranks > 0 write
- * through), so skipping the local rank's cache loses nothing.
- */
-class StoreBatcher {
-  private queue: { data: Buffer; resolve: (d: Buffer) => void; reject: (e: unknown) => void }[] = [];
-  private bytes = 0;
-  private scheduled = false;
-  private batchOk = true;
-
-  constructor(private readonly h: Flux, private readonly digestSize: number) {}
-
-  store(data: Buffer): Promise<Buffer> {
-    if (!this.batchOk) return this.single(data);
-    return new Promise((resolve, reject) => {
-      this.queue.push({ data, resolve, reject });
-      this.bytes += data.length;
-      if (this.queue.length >= BATCH_COUNT || this.bytes >= BATCH_BYTES) this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private async single(data: Buffer): Promise<Buffer> {
-    const d = await this.h.rpc('content.store', data).getRaw();
-    if (!d) throw new FluxError(errno.EPROTO);
-    return d;
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    this.bytes = 0;
-    if (batch.length === 0) return;
-    const perBlob = (): void => {
-      for (const b of batch) this.single(b.data).then(b.resolve, b.reject);
-    };
-    if (batch.length === 1 || !this.batchOk) {
-      perBlob();
-      return;
-    }
-    this.h.rpc('content.store-batch', encodeBlobBatch(batch.map((b) => b.data)), { nodeid: 0 }).getRaw().then((digests) => {
-      const n = this.digestSize;
-      if (!digests || digests.length !== n * batch.length) throw new FluxError(errno.EPROTO);
-      batch.forEach((b, i) => b.resolve(digests.subarray(i * n, (i + 1) * n)));
-    }).catch((e: unknown) => {
-      if (e instanceof FluxError && e.errnum === errno.ENOSYS) this.batchOk = false;
-      perBlob();
-    });
-  }
-}
 
 /**
  * --mmap: ask rank 0's content module to map the file (content.mmap-add, tagged with the archive
@@ -335,54 +257,6 @@ async function mmapAdd(ctx: Ctx, p: string, full: string, i: number): Promise<vo
     await rpc.response();
   } catch (e) {
     fail(`${p}: ${errMessage(e)}`);
-  }
-}
-
-/**
- * Only the instance owner may create or remove archives. The KVS refuses a guest's commit to the
- * primary namespace anyway; checking first means a guest stores no blobs and gets a clear answer.
- */
-export async function requireOwner(h: Flux, what: string): Promise<void> {
-  const uid = process.getuid?.();
-  if (uid === undefined) return;
-  let owner: number;
-  try {
-    owner = Number(await h.getattr('security.owner'));
-  } catch (e) {
-    fail(`failed to fetch security.owner attribute: ${errText(e)}`);
-  }
-  if (uid !== owner) fail(`${what}: only the instance owner may do this: ${new FluxError(errno.EPERM).strerror}`);
-}
-
-/** Whether archive.NAME exists (key_exists()). */
-export function archiveExists(h: Flux, ns: string, name: string): Promise<boolean> {
-  return kvs.lookup(h, `archive.${name}`, { namespace: ns }).then(() => true, () => false);
-}
-
-/**
- * unlink_archive(): remove archive.NAME and archive.NAME_blobs in one commit. Unless `force`,
- * a missing archive is an error; a failed commit is a warning, as in flux-core.
- */
-export async function unlinkArchive(h: Flux, ns: string, name: string, force: boolean, warn: (m: string) => void): Promise<void> {
-  const key = `archive.${name}`;
-  if (!force && !(await archiveExists(h, ns, name))) fail(`${key} does not exist`);
-  try {
-    await kvs.commit(h, new kvs.KvsTxn().unlink(key).unlink(`${key}_blobs`), { namespace: ns });
-  } catch (e) {
-    warn(`unlink ${key},${key}_blobs: ${errMessage(e)}`);
-  }
-}
-
-/**
- * unmap_archive(): ask rank 0's content module to drop files mapped under this tag. A content
- * module without mmap support (ENOSYS) cannot have mapped anything.
- */
-export async function unmapArchive(h: Flux, name: string, warn: (m: string) => void): Promise<void> {
-  try {
-    await h.rpc('content.mmap-remove', { tag: name }, { nodeid: 0 }).response();
-  } catch (e) {
-    if (e instanceof FluxError && e.errnum === errno.ENOSYS) return;
-    warn(`unmap ${name}: ${errMessage(e)}`);
   }
 }
 
