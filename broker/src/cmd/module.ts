@@ -11,22 +11,13 @@ import type { Flux } from '../common/libflux/handle';
 import { Optparse, has, last } from '../common/liboptparse/optparse';
 import { formatDebugFlags, strtoul } from '../module/debug-flags';
 import { Exit, die, errText, errln, open, out, parseOrExit, usageExit } from './cli';
+import type { ModuleInfo } from '../module/module-info';
 
 const PROG = 'flux-module';
 
-interface ModInfo {
-  name: string;
-  path: string;
-  idle: number;
-  status: number;
-  services: string[];
-  sendqueue: number;
-  recvqueue: number;
-}
-
 const STATE = ['I', 'R', 'F', 'X'];
 
-export function formatModuleList(mods: ModInfo[], long: boolean): string {
+export function formatModuleList(mods: ModuleInfo[], long: boolean): string {
   const lines = [`${'Module'.padEnd(25)} Idle  S Sendq Recvq Service${long ? '  Path' : ''}`];
   for (const m of mods) {
     const idle = m.idle > 99 ? 'idle' : String(m.idle);
@@ -224,7 +215,7 @@ export async function module(argv: string[]): Promise<void> {
     case 'list': {
       const o = parseOrExit(LIST, rest);
       return withHandle(async (h) => {
-        const { mods } = await h.rpc('module.list').get<{ mods: ModInfo[] }>().catch((e: unknown) => die(PROG, `module.list: ${errText(e)}`));
+        const { mods } = await h.rpc('module.list').get<{ mods: ModuleInfo[] }>().catch((e: unknown) => die(PROG, `module.list: ${errText(e)}`));
         out.write(formatModuleList(mods, has(o, 'long')));
       });
     }

@@ -8,16 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Flux } from '../../../broker/src/common/libflux/handle';
 import { loadConfig } from '../../../broker/src/common/libmodprobe/config';
-
-export interface ModuleInfo {
-  name: string;
-  path: string;
-  idle: number;
-  status: number;
-  services: string[];
-  sendqueue: number;
-  recvqueue: number;
-}
+import { parseModuleList, type ModuleInfo } from '../../../broker/src/module/module-info';
 
 /** flux module list's S column: I(nit) R(unning) F(inalizing) X (exited). */
 export const MODULE_STATES = ['init', 'running', 'finalizing', 'exited'] as const;
@@ -27,17 +18,7 @@ export function moduleState(status: number): string {
 }
 
 export async function listModules(h: Flux, rank: number): Promise<ModuleInfo[]> {
-  const r = await h.rpc('module.list', {}, { nodeid: rank }).get<{ mods?: unknown }>();
-  if (!Array.isArray(r.mods)) throw new Error('module.list: malformed response (no mods array)');
-  return (r.mods as Partial<ModuleInfo>[]).map((m) => ({
-    name: String(m.name ?? '?'),
-    path: String(m.path ?? ''),
-    idle: Number(m.idle ?? 0),
-    status: Number(m.status ?? 0),
-    services: Array.isArray(m.services) ? m.services.map(String) : [],
-    sendqueue: Number(m.sendqueue ?? 0),
-    recvqueue: Number(m.recvqueue ?? 0),
-  }));
+  return parseModuleList(await h.rpc('module.list', {}, { nodeid: rank }).get<{ mods?: unknown }>());
 }
 
 export async function loadModule(h: Flux, rank: number, spec: string, args: string[], name?: string): Promise<void> {

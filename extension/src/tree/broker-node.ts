@@ -4,7 +4,8 @@
  */
 import * as vscode from 'vscode';
 import type { TopologyNode } from '../../../broker/src/broker/topology';
-import { moduleState, type ModuleInfo } from '../modules/modules-api';
+import type { ModuleInfo } from '../../../broker/src/module/module-info';
+import { moduleState } from '../modules/modules-api';
 
 export type BrokerState = 'online' | 'lost' | 'offline';
 

@@ -6,7 +6,8 @@
 import * as vscode from 'vscode';
 import type { TopologyNode } from '../../../broker/src/broker/topology';
 import type { InstanceManager } from '../instance/instance-manager';
-import { listModules, type ModuleInfo } from '../modules/modules-api';
+import type { ModuleInfo } from '../../../broker/src/module/module-info';
+import { listModules } from '../modules/modules-api';
 import { errorText } from '../util/report';
 import type { Flux } from '../../../broker/src/common/libflux/handle';
 import { BrokerNode, MessageNode, ModuleNode, ModulesNode, healthState, type BrokerState, type BrokersElement } from './broker-node';
