@@ -8,7 +8,6 @@
  * cores first), first-fit (rank order); ties go to the lower rank.
  */
 import { encodeIdset } from '../../common/libidset/idset';
-import { encodeHostlist } from '../../common/libhostlist/hostlist';
 import { Rlist, type RankResources } from '../../common/librlist/rlist';
 import type { JjCounts } from '../../common/libjob/jobspec-jj';
 
@@ -148,27 +147,11 @@ export class ResourcePool {
   }
 }
 
-/** A job's R (RFC 20) for an allocation, keys in the order flux-core writes them. */
+/** A job's R (RFC 20) for an allocation: Rlist's form, with sched-simple's nslots where flux-core writes it. */
 export function allocationR(a: Allocation, starttime: number, expiration: number): Record<string, unknown> {
-  const groups = new Map<string, { ranks: number[]; children: Record<string, string> }>();
-  for (const r of a.ranks) {
-    const children: Record<string, string> = { core: encodeIdset(r.cores) };
-    if (r.gpus.length > 0) children.gpu = encodeIdset(r.gpus);
-    const key = JSON.stringify(children);
-    const g = groups.get(key);
-    if (g) g.ranks.push(r.rank);
-    else groups.set(key, { ranks: [r.rank], children });
-  }
-  return {
-    version: 1,
-    execution: {
-      R_lite: [...groups.values()].map((g) => ({ rank: encodeIdset(g.ranks), children: g.children })),
-      starttime,
-      expiration,
-      nslots: a.nslots,
-      nodelist: [encodeHostlist(a.ranks.map((r) => r.hostname))],
-    },
-  };
+  const R = new Rlist(a.ranks.map((r) => ({ rank: r.rank, hostname: r.hostname, cores: [...r.cores], gpus: [...r.gpus] })), starttime, expiration).toR();
+  const { R_lite, nodelist } = R.execution;
+  return { version: 1, execution: { R_lite, starttime, expiration, nslots: a.nslots, nodelist } };
 }
 
 /** sched-simple's `resource_summary` annotation: `rank0/core[0-1],rank1/core0`. */
