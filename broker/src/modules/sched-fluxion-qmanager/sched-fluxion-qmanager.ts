@@ -23,7 +23,7 @@
  * An allocation's R is committed to `job.<id>.R` before the success answer.
  */
 import { errno, FluxError } from '../../common/libflux/errno';
-import { FLAG_STREAMING, deriveErrorResponse, deriveResponse, setRaw } from '../../common/libflux/message';
+import { FLAG_STREAMING } from '../../common/libflux/message';
 import { jobKvsKey, type JobId } from '../../common/libjob/jobid';
 import { idField, idJson, jsonPayload, payloadJson, respondJson } from '../../common/libjob/rpc-json';
 import { applyPriorities } from '../../common/libjob/sched-prioritize';
@@ -159,13 +159,10 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   let closing = false;
   const { reserve, blocking } = reservationLimit(opts);
 
-  // Sent as messages of our own: an alloc request gets ANNOTATE responses before its final one, and a
-  // responder answers a non-streaming request only once.
+  // An alloc request (sent without a matchtag, RFC 27) may get ANNOTATE responses before its final one.
   const respond = (p: Pending, type: number, extra: Record<string, unknown> = {}): void => {
     if (h.isClosed) return;
-    const m = deriveResponse(p.r.msg);
-    setRaw(m, jsonPayload({ id: idJson(p.id), type, ...extra }));
-    h.send(m);
+    p.r.respondRaw(jsonPayload({ id: idJson(p.id), type, ...extra }));
   };
   const rpcErrno = (e: unknown): number => (e as { errnum?: number }).errnum ?? errno.EIO;
   const match = (cmd: string, p: Pending): Promise<{ status: string; R: string; at: number }> =>
@@ -330,7 +327,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   ctx.onShutdown(async () => {
     closing = true;
     // Pending allocations stay with job-manager, which hands them to the next scheduler.
-    for (const p of queue.splice(0)) if (!h.isClosed) h.send(deriveErrorResponse(p.r.msg, errno.ENOSYS, 'scheduler unloading'));
+    for (const p of queue.splice(0)) if (!h.isClosed) p.r.respondError(errno.ENOSYS, 'scheduler unloading');
     for (const id of reserved) await cancelInGraph(id);
     reserved.clear();
   });
