@@ -6,28 +6,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import type { FluxExtensionApi } from '../../../extension/src/main';
 import { Flux } from '../../../broker/src/common/libflux/handle';
 
 export const EXTENSION_ID = 'flux-vscode.flux-vscode';
 
-/** The API returned by the extension's activate() (the contract with extension/src). */
-export interface FluxExtensionApi {
-  instance: {
-    state(): 'stopped' | 'starting' | 'running' | 'stopping';
-    uri(): string | undefined;
-    brokerPids(): number[];
-    kind(): 'local' | 'attached' | undefined;
-    statedir(): string | undefined;
-  };
-  brokers: vscode.TreeDataProvider<unknown>;
-  kvs: vscode.TreeDataProvider<unknown>;
-  archives: vscode.TreeDataProvider<unknown>;
-  statusText(): string;
-  kvsEvents(): number;
-  dmesgText(): string;
-  tbonStatus(): string[] | undefined;
-  resourcesSummary(): { source: string; vertices: number; allocated: number } | undefined;
-}
+/** The API returned by the extension's activate(): the contract is extension/src/main.ts's own type. */
+export type { FluxExtensionApi } from '../../../extension/src/main';
 
 export interface StartResult {
   uri: string;
