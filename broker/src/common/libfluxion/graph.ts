@@ -21,6 +21,13 @@ export interface NodeDesc {
   gpus: number[];
   /** Socket of each core (same order as cores); empty = no socket information. */
   coreSockets?: number[];
+  /** Memory of each NUMA node, in whole GB, and the socket it hangs from (when sockets are known). */
+  memory?: MemoryDesc[];
+}
+
+export interface MemoryDesc {
+  gb: number;
+  socket?: number;
 }
 
 export interface NodePlanners {
@@ -50,6 +57,10 @@ export class ResourceGraph {
   readonly nodeByRank = new Map<number, number>();
   readonly planners = new Map<number, NodePlanners>();
   readonly hostnames = new Map<number, string>();
+  /** Sparse per-vertex attributes: only vertices that differ from the default (basename = type, size 1, no unit). */
+  readonly basenames = new Map<number, string>();
+  readonly sizes = new Map<number, number>();
+  readonly units = new Map<number, string>();
   readonly allowlist: Set<string> | undefined;
   readonly root: number;
   edges = 0;
@@ -123,6 +134,27 @@ export class ResourceGraph {
         this.add('gpu', g, n.rank, p);
       });
     }
+    if (this.allowed('memory') && n.memory) {
+      // Memory as a pool of 1 GB vertices per NUMA node (as flux-sched's GRUG recipes model it),
+      // ids local to the node: a job asking for `memory` count N takes N of them.
+      let id = 0;
+      for (const m of n.memory) {
+        const p = keepSocket && m.socket !== undefined && socketV.has(m.socket) ? socketV.get(m.socket)! : node;
+        for (let k = 0; k < m.gb; k++) this.setUnit(this.add('memory', id++, n.rank, p), 'GB');
+      }
+    }
+  }
+
+  setUnit(v: number, unit: string): void {
+    if (unit !== '') this.units.set(v, unit);
+  }
+
+  sizeOf(v: number): number {
+    return this.sizes.get(v) ?? 1;
+  }
+
+  unitOf(v: number): string {
+    return this.units.get(v) ?? '';
   }
 
   /** Done adding: fix array types. */
@@ -142,11 +174,11 @@ export class ResourceGraph {
   }
 
   basename(v: number): string {
-    return this.typeOf(v);
+    return this.basenames.get(v) ?? this.typeOf(v);
   }
 
   name(v: number): string {
-    return `${this.typeOf(v)}${this.id[v]}`;
+    return `${this.basename(v)}${this.id[v] >= 0 ? this.id[v] : ''}`;
   }
 
   path(v: number): string {

@@ -9,7 +9,7 @@ import { errno, FluxError } from '../libflux/errno';
 import { ResourceGraph } from './graph';
 import { Planner } from './planner';
 
-interface JgfNode { id: string; metadata?: { type?: string; id?: number; rank?: number; name?: string; basename?: string } }
+interface JgfNode { id: string; metadata?: { type?: string; id?: number; rank?: number; name?: string; basename?: string; size?: number; unit?: string } }
 interface JgfEdge { source: string; target: string; metadata?: { name?: Record<string, string>; subsystem?: string } }
 
 export function loadJgf(doc: unknown, allowlist?: string[]): ResourceGraph {
@@ -47,6 +47,9 @@ export function loadJgf(doc: unknown, allowlist?: string[]): ResourceGraph {
       let n = node;
       if (g.allowed(type)) {
         v = g.add(type, Number(md.id ?? 0), Number(md.rank ?? -1), parent);
+        if (typeof md.basename === 'string' && md.basename !== type && type !== 'node') g.basenames.set(v, md.basename);
+        if (typeof md.size === 'number' && Number.isInteger(md.size) && md.size >= 0 && md.size !== 1) g.sizes.set(v, md.size);
+        if (typeof md.unit === 'string') g.setUnit(v, md.unit);
         if (type === 'node') {
           n = v;
           g.nodeByRank.set(g.rank[v], v);

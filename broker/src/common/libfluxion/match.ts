@@ -227,7 +227,9 @@ export class Matcher {
             }
           }
         }
-        return ++found === r.count;
+        // a leaf pool vertex (memory: N GB) counts for its size; everything else for one
+        found += LEAVES.has(r.type) ? this.g.sizeOf(c) : 1;
+        return found >= r.count;
       });
       if (found < r.count) return false;
     }
@@ -359,6 +361,8 @@ export class Matcher {
   /** R v1 of a match, keys in flux-sched's order (`version`, `execution`: `R_lite`, `nodelist`, `starttime`, `expiration`). */
   toR(m: { vertices: number[]; start: number; end: number }, withJgf = false): Record<string, unknown> {
     const byRank = new Map<number, { core: number[]; gpu: number[] }>();
+    // host names from the nodes holding the vertices (a GRUG graph's nodes all have rank -1)
+    const hostsOf = new Map<number, Set<string>>();
     for (const v of m.vertices) {
       const t = this.g.typeOf(v);
       if (t !== 'core' && t !== 'gpu') continue;
@@ -366,6 +370,8 @@ export class Matcher {
       const e = byRank.get(r) ?? { core: [], gpu: [] };
       e[t].push(this.g.id[v]);
       byRank.set(r, e);
+      const host = this.g.hostnames.get(this.g.nodeOf(v));
+      if (host !== undefined) hostsOf.set(r, (hostsOf.get(r) ?? new Set()).add(host));
     }
     const ranks = [...byRank.keys()].sort((a, b) => a - b);
     const groups = new Map<string, { ranks: number[]; children: Record<string, string> }>();
@@ -379,7 +385,7 @@ export class Matcher {
       if (gr) gr.ranks.push(r);
       else groups.set(key, { ranks: [r], children });
     }
-    const hosts = ranks.map((r) => this.g.hostnames.get(this.g.nodeByRank.get(r) ?? -1) ?? `node${r}`);
+    const hosts = ranks.flatMap((r) => [...(hostsOf.get(r) ?? [`node${r}`])]);
     const R: Record<string, unknown> = {
       version: 1,
       execution: {
@@ -419,7 +425,7 @@ export function toJgf(g: ResourceGraph, vertices?: number[], extra?: (v: number)
     id: String(v),
     metadata: {
       type: g.typeOf(v), basename: g.basename(v), name: g.name(v), id: g.id[v], uniq_id: v, rank: g.rank[v],
-      exclusive: false, unit: '', size: 1, paths: { containment: g.path(v) }, ...(extra ? extra(v) : {}),
+      exclusive: false, unit: g.unitOf(v), size: g.sizeOf(v), paths: { containment: g.path(v) }, ...(extra ? extra(v) : {}),
     },
   }));
   const edges = set.filter((v) => g.parent[v] >= 0 && inSet.has(g.parent[v]))

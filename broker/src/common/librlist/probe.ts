@@ -23,6 +23,8 @@ export interface MachineTopology {
   cores: CoreInfo[];
   sockets: number[];
   numaNodes: number[];
+  /** Memory of each NUMA node in whole GiB, with the socket of its first CPU (one pool when /sys says nothing). */
+  memory: { numa: number; gb: number; socket?: number }[];
   gpus: number;
   source: 'sysfs' | 'os.cpus';
 }
@@ -65,6 +67,26 @@ async function countGpus(): Promise<number> {
   return n;
 }
 
+/** MemTotal of each NUMA node (GiB, rounded down) and the socket its CPUs belong to; the machine's total as one pool without NUMA information. */
+async function numaMemory(numa: number[], socketOfCpu: Map<number, number>): Promise<MachineTopology['memory']> {
+  const out: MachineTopology['memory'] = [];
+  for (const n of numa) {
+    const info = await readText(`/sys/devices/system/node/node${n}/meminfo`);
+    const kb = info && /MemTotal:\s+(\d+) kB/.exec(info);
+    if (!kb) continue;
+    let socket: number | undefined;
+    const cpulist = await readText(`/sys/devices/system/node/node${n}/cpulist`);
+    try {
+      const first = cpulist ? decodeIdset(cpulist).find((c) => socketOfCpu.has(c)) : undefined;
+      if (first !== undefined) socket = socketOfCpu.get(first);
+    } catch {
+      // an unreadable cpulist: the memory hangs from the node
+    }
+    out.push({ numa: n, gb: Math.floor(Number(kb[1]) / 2 ** 20), ...(socket !== undefined ? { socket } : {}) });
+  }
+  return out.length > 0 ? out : [{ numa: 0, gb: Math.floor(os.totalmem() / 2 ** 30) }];
+}
+
 export async function probeMachine(): Promise<MachineTopology> {
   const hostname = os.hostname();
   const gpus = await countGpus();
@@ -99,11 +121,15 @@ export async function probeMachine(): Promise<MachineTopology> {
       } catch {
         // no NUMA information
       }
+      numa.sort((a, b) => a - b);
+      const socketOfCpu = new Map<number, number>();
+      for (const c of byCore.values()) for (const cpu of c.cpus) socketOfCpu.set(cpu, c.socket);
       return {
         hostname,
         cores: ordered.map((c, index) => ({ index, socket: c.socket, cpus: c.cpus })),
         sockets: [...new Set(ordered.map((c) => c.socket))].sort((a, b) => a - b),
-        numaNodes: numa.sort((a, b) => a - b),
+        numaNodes: numa,
+        memory: await numaMemory(numa, socketOfCpu),
         gpus,
         source: 'sysfs',
       };
@@ -115,6 +141,7 @@ export async function probeMachine(): Promise<MachineTopology> {
     cores: [...Array(n).keys()].map((index) => ({ index, socket: 0, cpus: [index] })),
     sockets: [0],
     numaNodes: [],
+    memory: [{ numa: 0, gb: Math.floor(os.totalmem() / 2 ** 30) }],
     gpus,
     source: 'os.cpus',
   };
