@@ -18,6 +18,8 @@ const entries = [
   // (each big bundle has a tiny entry that runs it through V8's code cache: broker/src/boot/)
   { entryPoints: ['broker/src/main.ts'], outfile: 'dist/broker-main.js' },
   { entryPoints: ['broker/src/boot/broker-bin.ts'], outfile: 'dist/broker.js' },
+  // the small process each broker spawns its subprocesses from (fork(2) cost grows with the parent's memory)
+  { entryPoints: ['broker/src/broker/spawner-main.ts'], outfile: 'dist/spawner.js' },
   // broker modules: one bundle each, loaded into a broker's worker thread
   { entryPoints: ['broker/src/modules/heartbeat/heartbeat.ts'], outfile: 'dist/modules/heartbeat.js' },
   // content store and KVS (issue 5): content on every rank, content-sqlite on rank 0, kvs on every rank

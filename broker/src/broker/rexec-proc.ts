@@ -6,8 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
-import type { Writable } from 'node:stream';
 import { errno, FluxError, strerror } from '../common/libflux/errno';
+import type { ChildHandle, Launcher } from './spawner';
 
 /** flux-core's SUBPROCESS_DEFAULT_BUFSIZE: the stdin credit granted up front, and the longest output record. */
 export const BUFSIZE = 4 * 1024 * 1024;
@@ -204,10 +204,10 @@ export class Proc {
   status = 0;
   /** Output streams that reached EOF. */
   readonly closed = new Set<string>();
-  private child: ChildProcess | undefined;
+  private child: ChildHandle | undefined;
   private stdinClosed = false;
 
-  constructor(private readonly spec: ProcSpec, private readonly ev: ProcEvents, private readonly reaper: Reaper) {}
+  constructor(private readonly spec: ProcSpec, private readonly ev: ProcEvents, private readonly reaper: Reaper, private readonly launcher: Launcher) {}
 
   get active(): boolean {
     return this.state === 'init' || this.state === 'running';
@@ -215,30 +215,7 @@ export class Proc {
 
   start(): void {
     const s = this.spec;
-    let child: ChildProcess;
-    try {
-      child = spawn(s.argv[0], s.argv.slice(1), {
-        env: s.env,
-        cwd: s.cwd,
-        // flux-core runs each subprocess in a process group of its own (setpgrp); a session
-        // of its own is the closest Node offers, and it also keeps terminal signals away.
-        detached: true,
-        stdio: [s.noStdin ? 'ignore' : 'pipe', s.stdout ? 'pipe' : 'ignore', s.stderr ? 'pipe' : 'ignore'],
-      });
-    } catch (e) {
-      // Synchronous refusals: arguments with NUL bytes and the like.
-      this.state = 'failed';
-      const { errnum, text } = nodeErrno(e);
-      queueMicrotask(() => this.ev.failed(errnum === errno.EIO ? errno.EINVAL : errnum, errnum === errno.EIO ? strerror(errno.EINVAL) : text));
-      return;
-    }
-    this.child = child;
-    child.stdin?.on('error', () => {
-      // EPIPE: the process closed its stdin or exited; what was in flight is lost, as in flux-core.
-    });
-    let pending = 0;
-    if (s.stdout) pending++;
-    if (s.stderr) pending++;
+    let pending = (s.stdout ? 1 : 0) + (s.stderr ? 1 : 0);
     let exited = false;
     const maybeComplete = (): void => {
       if (exited && pending === 0 && this.state === 'exited') {
@@ -246,59 +223,61 @@ export class Proc {
         this.ev.completed();
       }
     };
-    const wire = (name: 'stdout' | 'stderr', stream: NodeJS.ReadableStream | null): void => {
-      if (!stream) return;
-      const lines = new LineBuffer((b) => this.ev.output(name, b, false));
-      stream.on('data', (chunk: Buffer) => lines.push(chunk));
-      stream.on('end', () => {
+    const lines = {
+      stdout: new LineBuffer((b) => this.ev.output('stdout', b, false)),
+      stderr: new LineBuffer((b) => this.ev.output('stderr', b, false)),
+    };
+    // flux-core runs each subprocess in a process group of its own (setpgrp); the launcher gives
+    // it a session of its own, the closest Node offers, which also keeps terminal signals away.
+    this.child = this.launcher.launch({
+      file: s.argv[0], args: s.argv.slice(1), env: s.env, cwd: s.cwd, stdin: !s.noStdin, stdout: s.stdout, stderr: s.stderr,
+    }, {
+      spawned: (pid) => {
+        this.pid = pid;
+        this.state = 'running';
+        this.reaper.add(pid);
+        this.ev.started();
+      },
+      error: (e, sync) => {
+        if (this.state !== 'init') return; // kill() errors after spawn are handled where kill is called
+        this.state = 'failed';
+        const { errnum, text } = nodeErrno(e);
+        // Synchronous refusals (arguments with NUL bytes and the like) are EINVAL.
+        if (sync && errnum === errno.EIO) this.ev.failed(errno.EINVAL, strerror(errno.EINVAL));
+        else this.ev.failed(errnum, text);
+      },
+      data: (name, chunk) => lines[name].push(chunk),
+      eof: (name) => {
         if (this.state === 'failed') return;
-        lines.flush();
+        lines[name].flush();
         this.closed.add(name);
         this.ev.output(name, undefined, true);
         pending--;
         maybeComplete();
-      });
-      stream.on('error', () => {});
-    };
-    child.once('spawn', () => {
-      this.pid = child.pid ?? -1;
-      this.state = 'running';
-      this.reaper.add(this.pid);
-      this.ev.started();
-      wire('stdout', child.stdout);
-      wire('stderr', child.stderr);
-    });
-    child.once('error', (e) => {
-      if (this.state !== 'init') return; // kill() errors after spawn are handled where kill is called
-      this.state = 'failed';
-      const { errnum, text } = nodeErrno(e);
-      this.ev.failed(errnum, text);
-    });
-    child.once('exit', (code, signal) => {
-      if (this.state === 'failed') return;
-      exited = true;
-      this.status = waitStatus(code, signal);
-      this.state = 'exited';
-      this.stdinClosed = true;
-      this.ev.exited(this.status);
-      maybeComplete();
+      },
+      exit: (code, signal) => {
+        if (this.state === 'failed') return;
+        exited = true;
+        this.status = waitStatus(code, signal);
+        this.state = 'exited';
+        this.stdinClosed = true;
+        this.ev.exited(this.status);
+        maybeComplete();
+      },
+      credit: (n) => this.ev.credit(n),
     });
   }
 
   /** Data for stdin; its credits come back once it is in the pipe. */
   write(data: Buffer): void {
-    const w = this.child?.stdin as Writable | null | undefined;
-    if (!w || this.stdinClosed || data.length === 0) return;
-    const n = data.length;
-    w.write(data, (err) => {
-      if (!err) this.ev.credit(n);
-    });
+    if (!this.child || this.spec.noStdin || this.stdinClosed || data.length === 0) return;
+    this.child.write(data);
   }
 
   closeStdin(): void {
     if (this.stdinClosed) return;
     this.stdinClosed = true;
-    this.child?.stdin?.end();
+    if (!this.spec.noStdin) this.child?.end();
   }
 
   /** Signal the process group; throws FluxError when there is nothing to signal. */

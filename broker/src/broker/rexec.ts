@@ -38,6 +38,10 @@ import {
 } from './rexec-proc';
 import type { Responder, ServiceTable } from './service';
 import { listName, parseCmd, parseProcRef, type CmdObject } from './rexec-cmd';
+import { defaultLauncher } from './spawner';
+
+/** The spawner is forked this long after the broker starts (or at the first spawn, if sooner). */
+const PREWARM_MS = 1500;
 
 export { parseCmd, type CmdObject };
 
@@ -83,12 +87,15 @@ function senderOf(r: Responder): string {
 export class RexecService {
   private readonly procs = new Set<Entry>();
   private readonly reaper = new Reaper();
+  private readonly launcher = defaultLauncher();
   private shuttingDown = false;
   private readonly onProcessExit = (): void => this.reaper.killAll(9);
 
   constructor(private readonly host: RexecHost) {
     // A broker leaving through process.exit (its launcher vanished) takes its processes along.
     process.on('exit', this.onProcessExit);
+    // Fork the spawner while the broker is still small, once start-up is over.
+    if (this.launcher.ensure) setTimeout(() => this.launcher.ensure?.(), PREWARM_MS).unref();
   }
 
   register(services: ServiceTable): void {
@@ -126,6 +133,7 @@ export class RexecService {
   close(): void {
     this.reaper.killAll(9);
     this.reaper.close();
+    this.launcher.close?.();
     process.off('exit', this.onProcessExit);
   }
 
@@ -183,7 +191,7 @@ export class RexecService {
       credit: (bytes) => {
         if (e.flags & REXEC_WRITE_CREDIT && !e.bg) e.r?.respond({ type: 'add-credit', channels: { stdin: bytes } });
       },
-    }, this.reaper);
+    }, this.reaper, this.launcher);
     const e: Entry = {
       proc,
       cmd,
