@@ -40,6 +40,8 @@ const COMMANDS: Record<string, Entry> = {
   jobs: { run: async (argv) => (await import('./jobs.js')).jobs(argv), summary: 'list jobs submitted to Flux', section: 'list and interact with jobs' },
   cancel: { run: async (argv) => (await import('./cancel.js')).cancel(argv), summary: 'cancel one or more jobs', section: 'list and interact with jobs' },
   job: { run: async (argv) => (await import('./job.js')).job(argv), summary: 'get job status, info, etc (see: flux help job)', section: 'list and interact with jobs' },
+  queue: { run: async (argv) => (await import('./queue.js')).queue(argv), summary: 'list and manipulate flux queues', section: 'get resource, queue and other instance information' },
+  pstree: { run: async (argv) => (await import('./pstree.js')).pstree(argv), summary: 'display job hierarchies', section: 'list and interact with jobs' },
   resource: { run: async (argv) => (await import('./resource.js')).resource(argv), summary: 'list/manipulate Flux resource status', section: 'get resource, queue and other instance information' },
   'ion-resource': { run: async (argv) => (await import('./ion-resource.js')).ionResource(argv), summary: 'front end of the sched-fluxion-resource module (match, info, find, stats, params)', section: 'get resource, queue and other instance information' },
 };

@@ -10,7 +10,7 @@
  *   job-manager.events-journal (streaming)         every event of every job: {id,events:[ev],jobspec?,R?},
  *                                                   history first, then {id:-1,events:[]}, then live
  *   job-manager.sched-hello (streaming), sched-ready {mode,limit?} → {count}   RFC 27
- *   job-manager.queue-status → {start,enable}
+ *   job-manager.queue-list, queue-status, queue-enable, queue-start, alloc-query, idle, drain   queue.ts
  *
  * Each job walks NEW → DEPEND → PRIORITY → SCHED → RUN → CLEANUP → INACTIVE:
  * the events are appended to `job.<id>.eventlog` (eventlog-commit.ts: commits batched, in
@@ -40,9 +40,12 @@ import {
 } from '../../common/libjob/states';
 import type { Responder } from '../../broker/service';
 import type { ModuleMain } from '../../module/runtime';
+import { KvsTxn } from '../../common/libkvs/txn';
+import { Dependencies } from './depend';
 import { EventlogCommitter } from './eventlog-commit';
 import { newJob, senderOf, type Job } from './job';
 import { Journal } from './journal';
+import { JobQueues } from './queue';
 import { restoreJobs } from './restart';
 import { SchedulerLink } from './scheduler';
 
@@ -68,13 +71,18 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     job.sm.apply(ev);
     if (kvs) eventlog.append(jobKvsKey(job.id, 'eventlog'), encodeEvent(ev));
     journal.send(job, ev);
+    deps.posted(job, ev);
+    queues.check();
     queueMicrotask(() => advance(job));
   };
+
+  // RFC 26 dependencies (depend.ts): a job leaves DEPEND once none is outstanding.
+  const deps = new Dependencies({ jobs, post: (job, name, c) => post(job, name, c) });
 
   const advance = (job: Job): void => {
     switch (job.sm.state) {
       case STATE_DEPEND:
-        post(job, 'depend');
+        if (deps.ready(job)) post(job, 'depend');
         break;
       case STATE_PRIORITY:
         job.priority = priorityFromUrgency(job.urgency);
@@ -100,7 +108,15 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   // Annotations (sched.t_estimate, reason_pending...) reach the journal as flux-core's job-manager
   // posts them: an `annotations` event that is not written to the job's eventlog.
   const annotated = (job: Job): void => post(job, 'annotations', { annotations: job.sm.annotations ?? null }, false);
-  const sched = new SchedulerLink(ctx, jobs, { post: (job, name, c) => post(job, name, c), annotated, advance, quiet });
+  const sched: SchedulerLink = new SchedulerLink(ctx, jobs, {
+    post: (job, name, c) => post(job, name, c), annotated, advance, quiet,
+    started: (job): boolean => queues.started(job), changed: (): void => queues.check(),
+  });
+  const queues: JobQueues = new JobQueues(ctx, {
+    jobs, schedReady: () => sched.ready, allocPending: () => sched.allocPending,
+    cancelAllocs: (match) => sched.cancelAllocs(match), schedule: () => sched.schedule(),
+    flushed: () => eventlog.flushed(), quiet,
+  });
 
   const cleanup = (job: Job): void => {
     if (job.allocPending) {
@@ -193,13 +209,28 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     const req = payloadJson<{ jobs?: unknown }>(r.msg);
     if (!Array.isArray(req.jobs)) throw new FluxError(errno.EPROTO);
     const added: Job[] = [];
+    // flux-core's answer: {errors: [[id, text]...]} for the jobs refused (a disabled queue)
+    const errors: JsonValue[] = [];
     for (const j of req.jobs as Record<string, unknown>[]) {
       const id = idField(j.id);
       if (jobs.has(id)) continue;
+      const jobspec = (j.jobspec ?? {}) as Record<string, JsonValue>;
+      const refused = queues.submitError(jobspec);
+      if (refused !== undefined) {
+        errors.push([idJson(id), refused]);
+        continue;
+      }
       const job = newJob({
         id, userid: Number(j.userid ?? 0), urgency: Number(j.urgency ?? 16), flags: Number(j.flags ?? 0),
-        t_submit: Number(j.t_submit ?? Date.now() / 1000), priority: 0, jobspec: (j.jobspec ?? {}) as Record<string, JsonValue>,
+        t_submit: Number(j.t_submit ?? Date.now() / 1000), priority: 0, jobspec,
       });
+      const verdict = deps.submit(job);
+      if ('error' in verdict) {
+        errors.push([idJson(id), verdict.error]);
+        // job-ingest already wrote it; flux-core's ingest removes a refused job's directory
+        h.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: new KvsTxn().unlink(jobKvsKey(id)).toOps() }).get().catch(quiet);
+        continue;
+      }
       jobs.set(id, job);
       if (id > maxId) maxId = id;
       // job-ingest wrote the submit event to the KVS; it is ours from here on
@@ -207,9 +238,14 @@ export const mod_main: ModuleMain = async (ctx, args) => {
       job.events.push(submit);
       job.sm.apply(submit);
       journal.send(job, submit);
+      verdict.accept(); // dependency-add (and -remove) events, before validate
       added.push(job);
     }
-    respondJson(r, {});
+    // Our job-ingest submits one job a request and reads only success or failure: a lone
+    // refused job fails the request with the reason, so flux submit prints it.
+    const lone = errors.length === 1 && req.jobs.length === 1 ? errors[0] : undefined;
+    if (Array.isArray(lone)) throw new FluxError(errno.EINVAL, String(lone[1]));
+    respondJson(r, { errors });
     for (const job of added) post(job, 'validate');
   });
 
@@ -273,16 +309,22 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     journal.follow(r, jobs.values());
   });
 
-  ctx.serve('job-manager.queue-status', (r) => respondJson(r, { enable: true, start: true }));
 
   ctx.serve('job-manager.disconnect', (r) => {
     const sender = senderOf(r);
     journal.disconnect(sender);
     for (const job of jobs.values()) job.waiters = job.waiters.filter((w) => senderOf(w) !== sender);
     sched.disconnect(sender);
+    queues.disconnect(sender);
   });
 
   // --- restart: jobs of an earlier run, from their KVS eventlogs ----------------
+  // Named queues come from the instance configuration's [queues] table (flux-config-queues(5)).
+  try {
+    queues.configure(await h.rpc('config.get').get<Record<string, JsonValue>>());
+  } catch (e) {
+    ctx.log('err', `error reading queue config: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const restored = await restoreJobs(h, (text) => ctx.log('err', text));
   for (const [id, job] of restored) {
     jobs.set(id, job);
@@ -290,6 +332,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   }
   if (jobs.size > 0) ctx.log('info', `restart: ${jobs.size} jobs`);
   // Active jobs go on: pending ones wait for the scheduler again; running ones lost their tasks.
+  deps.restore(restored.values());
   for (const job of restored.values()) {
     if (job.sm.state === STATE_INACTIVE) continue;
     post(job, 'flux-restart');
@@ -301,4 +344,5 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   }
 
   ctx.onShutdown(() => journal.shutdown());
+  ctx.onShutdown(() => deps.shutdown());
 };

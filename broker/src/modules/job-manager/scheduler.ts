@@ -34,6 +34,10 @@ export interface SchedHooks {
   advance(job: Job): void;
   /** An error that cannot be answered any more (the module is going away): logged only. */
   quiet(e: unknown): void;
+  /** The job's queue is started (flux queue start/stop): only then does it get an alloc. */
+  started(job: Job): boolean;
+  /** Allocs outstanding or jobs holding resources may have changed (flux queue idle waits on it). */
+  changed(): void;
 }
 
 export class SchedulerLink {
@@ -73,6 +77,26 @@ export class SchedulerLink {
     });
   }
 
+  /** The scheduler said sched-ready and has not gone since. */
+  get ready(): boolean {
+    return this.sched !== undefined;
+  }
+
+  /** Allocs sent and not answered yet. */
+  get allocPending(): number {
+    return this.outstanding;
+  }
+
+  /**
+   * The queue of these jobs was stopped: cancel their outstanding allocs. The scheduler answers
+   * each with CANCEL and the job waits in SCHED (not sent again until its queue starts).
+   */
+  cancelAllocs(match: (job: Job) => boolean): void {
+    for (const job of this.jobs.values()) {
+      if (job.allocPending && job.sm.state === STATE_SCHED && match(job)) this.cancel(job);
+    }
+  }
+
   /** A client went away: when it was the scheduler, pending jobs wait for the next one. */
   disconnect(sender: string): void {
     if (this.sched && this.sched.sender === sender) this.gone('scheduler unloaded');
@@ -89,6 +113,7 @@ export class SchedulerLink {
       if (job.sm.state === STATE_SCHED) this.waiting.add(job);
       if (job.sm.state === STATE_CLEANUP) queueMicrotask(() => this.hooks.advance(job));
     }
+    this.hooks.changed();
   }
 
   /** The job is in SCHED (again): it waits for an alloc. */
@@ -105,7 +130,7 @@ export class SchedulerLink {
     const ready: Job[] = [];
     for (const j of this.waiting) {
       if (j.sm.state !== STATE_SCHED || j.allocPending) this.waiting.delete(j);
-      else if (j.priority > 0) ready.push(j);
+      else if (j.priority > 0 && this.hooks.started(j)) ready.push(j);
     }
     if (room < ready.length && room <= 4) {
       // a slot or a few (limited mode, one alloc answered): pick the first ones, no full sort
@@ -186,11 +211,17 @@ export class SchedulerLink {
       job.allocPending = false;
       this.hooks.post(job, 'exception', { type: 'alloc', severity: 0, note: typeof r.note === 'string' ? r.note : '' });
     } else {
-      // CANCEL: the job was canceled while pending (or the scheduler gave it back)
+      // CANCEL: the job was canceled while pending, or its queue was stopped (it waits again,
+      // without the scheduler's annotations, as flux-core requeues it)
       job.allocPending = false;
+      if (job.sm.state === STATE_SCHED && job.sm.annotations) {
+        job.sm.annotations = undefined;
+        this.hooks.annotated(job);
+      }
       queueMicrotask(() => this.hooks.advance(job));
     }
     this.schedule();
+    this.hooks.changed();
   }
 
   private async lookupString(key: string): Promise<string> {
