@@ -1,6 +1,7 @@
 // flux run/submit --output, --error, --input and -l with files (job-exec's job-io.ts) on a real
 // instance: output lands in the files (templated paths), stderr follows stdout unless --error
-// names its own, labels per task, stdin from a file, and a task reading stdin without one ends.
+// names its own, labels per task, stdin from a file, and without one flux run's own stdin (here
+// /dev/null) is the task's, so a task reading it ends.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -40,7 +41,7 @@ test('--error apart, -l labels every task\'s lines', async () => {
   assert.deepEqual(fs.readFileSync(err, 'utf8').split('\n').filter(Boolean).sort(), ['0: e0', '1: e1']);
 });
 
-test('--input feeds every task; without it a task reading stdin gets end of file', async () => {
+test('--input feeds every task; without it flux run forwards its stdin (/dev/null: end of file)', async () => {
   const inp = path.join(dir, 'in.txt');
   fs.writeFileSync(inp, 'line one\nline two\n');
   const r = await flux(['run', '-n2', `--input=${inp}`, 'cat'], inst.env);

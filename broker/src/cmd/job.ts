@@ -12,6 +12,8 @@ import { formatEventText, parseEventlog, waitStatusExitCode } from '../common/li
 import { Optparse, has, last } from '../common/liboptparse/optparse';
 import { Exit, die, open, out, parseOrExit, usageExit } from './cli';
 import { attachJob, errMsg, followEventlog, jobIdArg, lookupJobKey } from './job-common';
+import { forwardStdin } from './job-stdin';
+import { isIdset } from '../common/libidset/idset';
 
 const PROG = 'flux-job';
 
@@ -163,12 +165,25 @@ export async function job(argv: string[]): Promise<void> {
       const p = new Optparse(`${PROG} attach`, [
         { name: 'label-io', key: 'l', usage: 'Label output by rank' },
         { name: 'quiet', key: 'q', usage: 'Suppress warnings written to stderr from flux-job' },
+        { name: 'read-only', key: 'r', usage: 'Disable reading stdin and capturing signals' },
+        { name: 'unbuffered', key: 'u', usage: 'Disable buffering of stdin' },
+        { name: 'stdin-ranks', key: 'i', hasArg: 1, arginfo: 'RANKS', usage: 'Send standard input to only RANKS (default: all)' },
       ], 'id', 25, 'Interactively attach to job');
       const o = parseOrExit(p, rest);
       const id = oneId(p, o.args);
       const code = await withHandle(async (h) => {
         h.ref();
-        return attachJob(h, id, { labelIo: has(o, 'label-io'), quiet: has(o, 'quiet') });
+        const ranks = last(o, 'stdin-ranks') ?? 'all';
+        if (ranks !== 'all' && !isIdset(ranks)) die(PROG, `invalid value for --stdin-ranks: ${ranks}`);
+        const fwd = has(o, 'read-only') ? undefined : forwardStdin(h, id, ranks, (msg) => {
+          process.stderr.write(`${PROG}: ${msg}\n`);
+          process.exit(1);
+        });
+        try {
+          return await attachJob(h, id, { labelIo: has(o, 'label-io'), quiet: has(o, 'quiet') });
+        } finally {
+          fwd?.stop();
+        }
       });
       await out.flush();
       if (code) throw new Exit(code);

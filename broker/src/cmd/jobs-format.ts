@@ -30,7 +30,7 @@ export const HEADINGS: Record<string, string> = {
   t_inactive: 'T_INACTIVE', runtime: 'RUNTIME', status: 'STATUS', status_abbrev: 'ST', waitstatus: 'WSTATUS',
   returncode: 'RC', 'exception.occurred': 'EXCEPTION-OCCURRED', 'exception.severity': 'EXCEPTION-SEVERITY',
   'exception.type': 'EXCEPTION-TYPE', 'exception.note': 'EXCEPTION-NOTE', contextual_time: 'TIME', contextual_info: 'INFO',
-  inactive_reason: 'INACTIVE-REASON',
+  inactive_reason: 'INACTIVE-REASON', dependencies: 'DEPENDENCIES',
 };
 
 export type JobRecord = Record<string, unknown> & { id: number | bigint; state: number };
@@ -63,6 +63,26 @@ function username(uid: number): string {
   return String(uid);
 }
 
+/**
+ * flux-core's DependencyList as text: the descriptions joined by commas, a begin-time shown
+ * as `begin@HH:MM` (today) or `begin@MonDD-HH:MM`, `:SS` added when the seconds are not zero.
+ */
+export function dependencyList(deps: unknown, now = Date.now() / 1000): string {
+  if (!Array.isArray(deps)) return '';
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  return deps.map((d) => {
+    const s = String(d);
+    if (!s.startsWith('begin-time=')) return s;
+    const t = new Date(Number(s.slice('begin-time='.length)) * 1000);
+    const today = new Date(now * 1000).toDateString() === t.toDateString();
+    let out = today ? `begin@${two(t.getHours())}:${two(t.getMinutes())}`
+      : `begin@${months[t.getMonth()]}${two(t.getDate())}-${two(t.getHours())}:${two(t.getMinutes())}`;
+    if (t.getSeconds() > 0) out += `:${two(t.getSeconds())}`;
+    return out;
+  }).join(',');
+}
+
 /** A job attribute, computed as flux-core's JobInfo computes it ('' when unset). */
 export function jobField(job: JobRecord, field: string, now = Date.now() / 1000): unknown {
   const state = job.state;
@@ -88,7 +108,7 @@ export function jobField(job: JobRecord, field: string, now = Date.now() / 1000)
     case 'runtime': return runtime();
     case 'contextual_time': return state & STATE_PENDING ? 0 : runtime();
     case 'contextual_info': {
-      if (state === STATE_DEPEND) return 'depends:';
+      if (state === STATE_DEPEND) return `depends:${dependencyList(job.dependencies, now)}`;
       if (state === STATE_PRIORITY) return 'priority-wait';
       if (state & STATE_PENDING) {
         // Fluxion's estimate of when it starts, else why it waits.
@@ -110,6 +130,7 @@ export function jobField(job: JobRecord, field: string, now = Date.now() / 1000)
       if (!(state & STATE_RUNNING)) return 0;
       return Math.max(0, num('expiration') - now);
     }
+    case 'dependencies': return dependencyList(job.dependencies, now);
     case 'exception.occurred': return job.exception_occurred ?? '';
     case 'exception.severity': return job.exception_severity ?? '';
     case 'exception.type': return job.exception_type ?? '';

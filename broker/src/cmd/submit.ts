@@ -8,7 +8,7 @@
  * the jobspec instead of submitting it.
  */
 import { readFileSync } from 'node:fs';
-import { decodeIdset } from '../common/libidset/idset';
+import { decodeIdset, isIdset } from '../common/libidset/idset';
 import { jobspecFromCommandLine } from '../common/libjob/jobspec-cli';
 import { encodeF58, type JobId } from '../common/libjob/jobid';
 import { idJson, jsonPayload, payloadJson } from '../common/libjob/rpc-json';
@@ -16,6 +16,7 @@ import { FLAG_WAITABLE, waitStatusExitCode } from '../common/libjob/states';
 import { Optparse, has, last, type OptionSpec, type ParsedOptions } from '../common/liboptparse/optparse';
 import { Exit, die, open, out, parseOrExit } from './cli';
 import { attachJob, errMsg, lookupJobKey, submitJobspec } from './job-common';
+import { forwardStdin } from './job-stdin';
 import { parseEventlog } from '../common/libjob/states';
 
 const COMMON: OptionSpec[] = [
@@ -188,6 +189,14 @@ export async function run(argv: string[]): Promise<void> {
   const parser = new Optparse(prog, COMMON, '[OPTIONS...] COMMAND [ARGS...]');
   const o = parseOrExit(parser, argv);
   if (o.args.length === 0) die(prog, 'ERROR: job command and arguments are missing');
+  // flux-core's run: --input=IDSET names the tasks stdin goes to (not a file); with a file,
+  // the job reads that and our stdin is left alone.
+  const input = last(o, 'input');
+  let stdinRanks: string | undefined = 'all';
+  if (input !== undefined && isIdset(input)) {
+    stdinRanks = input;
+    o.values.delete('input');
+  } else if (input !== undefined) stdinRanks = undefined;
   const { text } = build(prog, o, o.args, { ...process.env });
   if (has(o, 'dry-run')) {
     out.write(`${text}\n`);
@@ -211,7 +220,15 @@ export async function run(argv: string[]): Promise<void> {
       }
       lastInt = now;
     });
-    code = await attachJob(h, id, { labelIo: has(o, 'label-io') });
+    const fwd = stdinRanks === undefined ? undefined : forwardStdin(h, id, stdinRanks, (msg) => {
+      process.stderr.write(`flux-job: ${msg}\n`);
+      process.exit(1);
+    });
+    try {
+      code = await attachJob(h, id, { labelIo: has(o, 'label-io') });
+    } finally {
+      fwd?.stop();
+    }
   } finally {
     h.close();
   }

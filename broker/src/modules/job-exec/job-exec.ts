@@ -21,7 +21,7 @@
  */
 import * as fs from 'node:fs';
 import { errno, FluxError } from '../../common/libflux/errno';
-import { FLAG_NORESPONSE, FLAG_STREAMING, getJson } from '../../common/libflux/message';
+import { FLAG_STREAMING, getJson } from '../../common/libflux/message';
 import { encodeF58, jobKvsKey, type JobId } from '../../common/libjob/jobid';
 import { parseJson, type JsonValue } from '../../common/libjob/json';
 import { unwrapSigned } from '../../common/libjob/sign';
@@ -34,10 +34,12 @@ import type { Responder } from '../../broker/service';
 import type { ModuleMain } from '../../module/runtime';
 import { armDeadline } from '../../common/libjob/deadline';
 import { OutputFile, jobIo, type JobIo } from './job-io';
+import { StdinWriter, handleStdin, type StdinTarget } from './job-stdin';
 
 
 const REXEC_STDOUT = 1;
 const REXEC_STDERR = 2;
+const REXEC_WRITE_CREDIT = 8;
 const KILL_TIMEOUT_MS = 5000;
 
 export interface TaskPlacement {
@@ -121,6 +123,7 @@ interface Task extends TaskPlacement {
   started: boolean;
   done: boolean;
   status: number;
+  stdin: StdinWriter;
 }
 
 interface ExecJob {
@@ -137,6 +140,9 @@ interface ExecJob {
   /** Where stdout/stderr go when not to guest.output, and the file stdin comes from. */
   io: JobIo;
   files: Map<string, OutputFile>;
+  /** The job shell's service (`<userid>-shell-<id>`): its `.stdin` method feeds the tasks. */
+  service: string;
+  stdin: StdinTarget;
 }
 
 /** The --input file's bytes (read once per job by each task's start; small files expected). */
@@ -216,23 +222,26 @@ export const mod_main: ModuleMain = (ctx, args) => {
     respondJson(job.r, { id, type: 'release', data: { ranks: 'all', final: true } });
     job.r.respondError(errno.ENODATA);
     jobs.delete(job.id);
+    h.rpc('service.remove', { service: job.service }).get().catch(() => undefined);
   };
 
   const runTask = (job: ExecJob, t: Task, cmd: Record<string, unknown>, onStarted: () => void): void => {
     const output = jobKvsKey(job.id, 'guest.output');
-    const rpc = h.rpc('rexec.exec', { cmd, flags: REXEC_STDOUT | REXEC_STDERR, local_flags: 0 }, { nodeid: t.rank, flags: FLAG_STREAMING });
+    const rpc = h.rpc('rexec.exec', { cmd, flags: REXEC_STDOUT | REXEC_STDERR | REXEC_WRITE_CREDIT, local_flags: 0 }, { nodeid: t.rank, flags: FLAG_STREAMING });
     void (async () => {
       try {
         for await (const m of rpc) {
-          const r = getJson<{ type?: unknown; pid?: unknown; status?: unknown; io?: IoObject }>(m);
-          if (r.type === 'started') {
+          const r = getJson<{ type?: unknown; pid?: unknown; status?: unknown; io?: IoObject; channels?: { stdin?: unknown } }>(m);
+          if (r.type === 'add-credit') {
+            if (typeof r.channels?.stdin === 'number') t.stdin.addCredit(r.channels.stdin);
+          } else if (r.type === 'started') {
             t.pid = typeof r.pid === 'number' ? r.pid : -1;
             t.started = true;
             onStarted();
             if (job.killed) signalTasks(job, 15);
-            // stdin: the --input file, else nothing (end of file at once: a task reading it does not hang)
-            const stdin = job.io.stdin ? await readInput(job.io.stdin) : undefined;
-            h.rpc('rexec.write', { matchtag: rpc.matchtag, io: ioEncode('stdin', '0', stdin, true) }, { nodeid: t.rank, flags: FLAG_NORESPONSE });
+            // stdin: the --input file, else whatever <service>.stdin brings (job-stdin.ts)
+            t.stdin.attach(rpc.matchtag);
+            if (job.io.stdin) t.stdin.write((await readInput(job.io.stdin)) ?? Buffer.alloc(0), true);
           } else if (r.type === 'output' && r.io) {
             const io = r.io;
             const data = typeof io.data === 'string' ? Buffer.from(io.data, io.encoding === 'base64' ? 'base64' : 'utf8') : undefined;
@@ -246,6 +255,7 @@ export const mod_main: ModuleMain = (ctx, args) => {
             const rec = ioEncode(io.stream, String(t.id), data, io.eof === true);
             append(output, encodeEvent(makeEvent('data', rec as unknown as Record<string, JsonValue>)));
           } else if (r.type === 'finished') {
+            t.stdin.close();
             t.status = typeof r.status === 'number' ? r.status : 0;
             const sig = t.status & 0x7f;
             append(jobKvsKey(job.id, 'guest.exec.eventlog'), encodeEvent(makeEvent('shell.task-exit', {
@@ -271,6 +281,7 @@ export const mod_main: ModuleMain = (ctx, args) => {
         }
       }
       t.done = true;
+      t.stdin.close();
       if (job.tasks.every((x) => x.done)) await finish(job);
     })().catch((e: unknown) => quiet(e));
   };
@@ -284,9 +295,12 @@ export const mod_main: ModuleMain = (ctx, args) => {
     const Robj = JSON.parse(await lookup(jobKvsKey(id, 'R'))) as { execution?: { expiration?: number } };
     const R = Rlist.fromR(Robj);
     const placement = placeTasks(jobspec, R);
+    const tasks: Task[] = placement.map((p) => ({ ...p, pid: -1, started: false, done: false, status: 0, stdin: new StdinWriter(h, p.rank) }));
+    const service = `${req.userid ?? 0}-shell-${encodeF58(id, { ascii: true })}`;
     const job: ExecJob = {
-      id, r, hosts: new Map(R.ranks.map((x) => [x.rank, x.hostname])), tasks: placement.map((p) => ({ ...p, pid: -1, started: false, done: false, status: 0 })),
-      killed: false, finished: false, io: {}, files: new Map(),
+      id, r, hosts: new Map(R.ranks.map((x) => [x.rank, x.hostname])), tasks,
+      killed: false, finished: false, io: {}, files: new Map(), service,
+      stdin: { userid: req.userid ?? 0, writers: new Map(tasks.map((t) => [t.id, t.stdin])), fromFile: false },
     };
     jobs.set(id, job);
     if (early.delete(id)) terminate(job, 15);
@@ -295,13 +309,17 @@ export const mod_main: ModuleMain = (ctx, args) => {
     for (const [k, v] of Object.entries((sys.environment ?? {}) as Record<string, JsonValue>)) if (typeof v === 'string') env[k] = v;
     const cwd = typeof sys.cwd === 'string' ? sys.cwd : undefined;
     job.io = jobIo(jobspec, id, cwd);
+    job.stdin.fromFile = job.io.stdin !== undefined;
+    // The shell service exists before shell.init names it (attach sends stdin once it reads that).
+    await h.rpc('service.add', { service }).get();
+    ctx.serve(`${service}.stdin`, (sr) => handleStdin(sr, jobs.get(id)?.stdin));
     for (const f of [job.io.stdout, job.io.stderr]) if (f && !job.files.has(f.path)) job.files.set(f.path, new OutputFile(f.path));
     const command = (((jobspec.tasks as JsonValue[])[0] as Record<string, JsonValue>).command as JsonValue[]).map(String);
     const eventlog = jobKvsKey(id, 'guest.exec.eventlog');
     append(eventlog, encodeEvent(makeEvent('init')));
     append(eventlog, encodeEvent(makeEvent('starting')));
     const n = job.tasks.length;
-    append(eventlog, encodeEvent(makeEvent('shell.init', { service: `${req.userid ?? 0}-shell-${encodeF58(id, { ascii: true })}`, 'leader-rank': R.ranks[0]?.rank ?? 0, size: R.ranks.length })));
+    append(eventlog, encodeEvent(makeEvent('shell.init', { service: `${req.userid ?? 0}-shell-${encodeF58(id, { ascii: true })}`, 'leader-rank': ctx.rank, size: R.ranks.length })));
     append(eventlog, encodeEvent(makeEvent('shell.start', { taskmap: { version: 1, map: taskmap(placement, R) } })));
     append(jobKvsKey(id, 'guest.output'), encodeEvent(makeEvent('header', {
       version: 1, encoding: { stdout: 'UTF-8', stderr: 'UTF-8' }, count: { stdout: n, stderr: n }, options: {},

@@ -53,6 +53,8 @@ export class ListJob {
   ranks: string | undefined;
   nodelist: string | undefined;
   expiration: number | undefined;
+  /** Outstanding dependencies (dependency-add less dependency-remove); unset until the first add. */
+  dependencies: string[] | undefined;
 
   constructor(readonly id: JobId) {}
 
@@ -80,6 +82,22 @@ export class ListJob {
       // an R we cannot read: leave the counts from the jobspec
     }
   }
+
+  /** flux-core's grudge set: a description once removed is not added back. */
+  trackDependency(ev: JobEvent): void {
+    const d = ev.context?.description;
+    if (typeof d !== 'string') return;
+    if (ev.name === 'dependency-add') {
+      this.removedDeps ??= new Set();
+      this.dependencies ??= [];
+      if (!this.removedDeps.has(d) && !this.dependencies.includes(d)) this.dependencies.push(d);
+    } else if (ev.name === 'dependency-remove' && this.dependencies) {
+      this.dependencies = this.dependencies.filter((x) => x !== d);
+      this.removedDeps?.add(d);
+    }
+  }
+
+  private removedDeps: Set<string> | undefined;
 
   /** Every attribute this job has (flux-core leaves out the ones not set yet). */
   attrs(): Record<string, unknown> {
@@ -114,7 +132,7 @@ export class ListJob {
       o.result = sm.result;
     }
     if (sm.annotations !== undefined) o.annotations = sm.annotations;
-    o.dependencies = [];
+    if (this.dependencies !== undefined) o.dependencies = [...this.dependencies];
     return o;
   }
 }
@@ -198,6 +216,7 @@ export const mod_main: ModuleMain = (ctx, args) => {
     for (const ev of (Array.isArray(e.events) ? e.events : []) as unknown[]) {
       const parsed = typeof ev === 'object' && ev !== null ? decodeEvent(JSON.stringify(ev)) : undefined;
       if (parsed) job.sm.apply(parsed as JobEvent);
+      if (parsed) job.trackDependency(parsed);
     }
     checkWaiters(job);
   };
