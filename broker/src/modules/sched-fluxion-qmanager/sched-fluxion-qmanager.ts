@@ -171,6 +171,8 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     await h.rpc(`${RESOURCE}.cancel`, jsonPayload({ jobid: idJson(id) })).get().catch(() => undefined);
   };
 
+  /** Matched jobs whose R is being written to the KVS (their SUCCESS not sent yet). */
+  const granting = new Set<Pending>();
   const unqueue = (p: Pending): void => {
     const i = queue.indexOf(p);
     if (i >= 0) queue.splice(i, 1);
@@ -250,14 +252,23 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     if (granted.length === 0) return;
     const txn = new KvsTxn();
     for (const { p, R } of granted) txn.put(jobKvsKey(p.id, 'R'), jobR(R));
+    for (const { p } of granted) granting.add(p);
     try {
       await h.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: txn.toOps() }).get();
-      for (const { p } of granted) respond(p, ALLOC_SUCCESS, { annotations: { sched: { selection_type: 'immediate' } } });
+      for (const { p } of granted) {
+        // canceled while its R was being written: give the resources back, answer CANCEL
+        if (p.gone) {
+          await cancelInGraph(p.id);
+          respond(p, ALLOC_CANCEL);
+        } else respond(p, ALLOC_SUCCESS, { annotations: { sched: { selection_type: 'immediate' } } });
+      }
     } catch (e) {
       for (const { p } of granted) {
         await cancelInGraph(p.id);
         respond(p, ALLOC_DENY, { note: `error writing R: ${e instanceof Error ? e.message : String(e)}` });
       }
+    } finally {
+      for (const { p } of granted) granting.delete(p);
     }
   };
 
@@ -291,7 +302,11 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   ctx.serve('sched.cancel', async (r) => {
     const id = idField(payloadJson<{ id?: unknown }>(r.msg).id);
     const i = queue.findIndex((p) => p.id === id);
-    if (i < 0) return;
+    if (i < 0) {
+      // matched, its R being committed: answered CANCEL once the commit is done
+      for (const p of granting) if (p.id === id) p.gone = true;
+      return;
+    }
     const [p] = queue.splice(i, 1);
     p.gone = true;
     respond(p, ALLOC_CANCEL);
