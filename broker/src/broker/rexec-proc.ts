@@ -206,6 +206,7 @@ export class Proc {
   readonly closed = new Set<string>();
   private child: ChildHandle | undefined;
   private stdinClosed = false;
+  private pendingSignal: number | undefined;
 
   constructor(private readonly spec: ProcSpec, private readonly ev: ProcEvents, private readonly reaper: Reaper, private readonly launcher: Launcher) {}
 
@@ -237,6 +238,13 @@ export class Proc {
         this.state = 'running';
         this.reaper.add(pid);
         this.ev.started();
+        if (this.pendingSignal !== undefined) {
+          try {
+            this.kill(this.pendingSignal);
+          } catch {
+            // gone already
+          }
+        }
       },
       error: (e, sync) => {
         if (this.state !== 'init') return; // kill() errors after spawn are handled where kill is called
@@ -282,6 +290,11 @@ export class Proc {
 
   /** Signal the process group; throws FluxError when there is nothing to signal. */
   kill(signum: number): void {
+    if (this.state === 'init') {
+      // asked to start and not started yet (the spawner has it): signalled as soon as it is
+      this.pendingSignal = signum;
+      return;
+    }
     if (this.state !== 'running') throw new FluxError(errno.EINVAL);
     try {
       process.kill(-this.pid, signum);

@@ -416,6 +416,8 @@ export class RexecService {
     try {
       e.proc.kill(signum);
     } catch (err) {
+      // ESRCH: it exited and its exit is on its way from the spawner; nothing to say
+      if (err instanceof FluxError && err.errnum === errno.ESRCH) return;
       this.host.log.err(`subprocess_kill ${e.proc.pid} ${signum}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }

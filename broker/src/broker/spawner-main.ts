@@ -20,7 +20,8 @@ import type { FromSpawner, ToSpawner } from './spawner-protocol';
 const children = new Map<number, ChildProcess>();
 
 function send(m: FromSpawner): void {
-  if (process.connected) process.send!(m);
+  // the broker may be gone (EPIPE): nothing to tell then, and 'disconnect' ends this process
+  if (process.connected) process.send!(m, undefined, {}, () => {});
 }
 
 function start(m: Extract<ToSpawner, { t: 'spawn' }>): void {
