@@ -153,14 +153,26 @@ export async function submit(argv: string[]): Promise<void> {
   const h = await open(prog);
   try {
     const ids: JobId[] = [];
-    // submitted in order, a few at a time in flight (ids print in submission order)
-    const window = 32;
-    for (let i = 0; i < specs.length; i += window) {
-      const batch = await Promise.all(specs.slice(i, i + window).map((t) => submitOne(prog, h, t, urgency, flags)));
-      for (const id of batch) {
-        ids.push(id);
-        if (!has(o, 'quiet')) out.write(`${encodeF58(id)}\n`);
+    // submitted in order with up to `window` in flight (job-ingest batches what arrives
+    // together); ids print in submission order
+    const window = 128;
+    const inflight: Promise<JobId>[] = [];
+    const launch = (): void => {
+      const p = submitJobspec(h, specs[inflight.length], urgency, flags);
+      p.catch(() => {}); // awaited in order below; a failure is reported there
+      inflight.push(p);
+    };
+    while (inflight.length < Math.min(window, specs.length)) launch();
+    for (let i = 0; i < specs.length; i++) {
+      let id: JobId;
+      try {
+        id = await inflight[i];
+      } catch (e) {
+        die(prog, `ERROR: ${errMsg(e)}`);
       }
+      if (inflight.length < specs.length) launch();
+      ids.push(id);
+      if (!has(o, 'quiet')) out.write(`${encodeF58(id)}\n`);
     }
     if (has(o, 'wait')) {
       let rc = 0;

@@ -5,20 +5,21 @@
  * validated (RFC 14/25, flux-core's messages), checked against the
  * scheduler's `feasibility.check` when one is loaded, given a FLUID id
  * (generator = this rank, timestamps continuing after job-manager's highest
- * id), and written to the KVS in one commit under `job.<dothex>`: `J`,
- * `jobspec` (the environment left out, as flux-core redacts it) and
- * `eventlog` holding the `submit` event. Then job-manager takes it
- * (`job-manager.submit`) and the submitter gets the id.
+ * id), and written to the KVS under `job.<dothex>`: `J`, `jobspec` (the
+ * environment left out, as flux-core redacts it) and `eventlog` holding the
+ * `submit` event. Then job-manager takes it (`job-manager.submit`) and the
+ * submitter gets the id. Jobs arriving together share one commit and one
+ * job-manager.submit (batch.ts).
  */
 import { errno, FluxError } from '../../common/libflux/errno';
 import { ROLE_OWNER } from '../../common/libflux/message';
-import { FluidGenerator, fluidTimestamp, jobKvsKey } from '../../common/libjob/jobid';
+import { FluidGenerator, fluidTimestamp } from '../../common/libjob/jobid';
 import { checkJobspec, parseJobspecText } from '../../common/libjob/jobspec';
 import { FLAG_DEBUG, FLAG_NOVALIDATE, FLAG_WAITABLE, URGENCY_DEFAULT, encodeEvent, eventNow, makeEvent } from '../../common/libjob/states';
 import { unwrapSigned } from '../../common/libjob/sign';
 import { idField, idJson, jsonPayload, payloadJson, respondJson } from '../../common/libjob/rpc-json';
 import { stringifyJson, type JsonValue } from '../../common/libjob/json';
-import { KvsTxn } from '../../common/libkvs/txn';
+import { IngestBatcher } from './batch';
 import type { ModuleMain } from '../../module/runtime';
 
 interface SubmitRequest {
@@ -51,6 +52,8 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     gen ??= new FluidGenerator(ctx.rank, start);
     return gen;
   };
+
+  const batcher = new IngestBatcher(ctx.h);
 
   // The FLUID clock starts now (as flux-core's fluid_init at load), after job-manager's newest id.
   await generator();
@@ -89,13 +92,11 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     const t_submit = eventNow();
     const redacted = redactJobspec(jobspec);
     const submit = makeEvent('submit', { userid, urgency, flags, version: 1 }, t_submit);
-    const txn = new KvsTxn()
-      .put(jobKvsKey(id, 'J'), req.J)
-      .put(jobKvsKey(id, 'jobspec'), stringifyJson(redacted))
-      .put(jobKvsKey(id, 'eventlog'), `${encodeEvent(submit)}\n`);
-    await ctx.h.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: txn.toOps() }).get();
-    const job = { id: idJson(id), userid, urgency, flags, t_submit, jobspec: redacted };
-    await ctx.h.rpc('job-manager.submit', jsonPayload({ jobs: [job] }), { nodeid: 0 }).response();
+    await batcher.add({
+      id,
+      entries: [['J', req.J], ['jobspec', stringifyJson(redacted)], ['eventlog', `${encodeEvent(submit)}\n`]],
+      record: { userid, urgency, flags, t_submit, jobspec: redacted },
+    });
     respondJson(r, { id: idJson(id) });
   });
 };
