@@ -14,7 +14,7 @@ import type { BrokersElement } from './tree/broker-node';
 import { BrokersTree } from './tree/brokers-tree';
 import { RefreshManager } from './tree/refresh-manager';
 import { TbonPanel } from './panels/tbon-panel';
-import { ResourcesPanel } from './panels/resources-panel';
+import { ResourcesPanel, type ResourcesSummary } from './panels/resources-panel';
 import { resourcesDeps } from './commands/ops-commands';
 
 export interface FluxExtensionApi {
@@ -36,8 +36,8 @@ export interface FluxExtensionApi {
   kvsEvents(): number;
   /** The TBON panel's rank states, while it is open. */
   tbonStatus(): string[] | undefined;
-  /** The resource graph panel's last snapshot in figures, while it is open. */
-  resourcesSummary(): { source: string; vertices: number; allocated: number } | undefined;
+  /** The resource graph panel's last snapshot in figures (drained, offline, the placement preview), while it is open. */
+  resourcesSummary(): ResourcesSummary | undefined;
   /** How long activate() took, in milliseconds. */
   activationMs: number;
 }

@@ -82,15 +82,49 @@ export interface ResourceSnapshot {
   /** Jobs holding each vertex (F58 ids), '' when none. */
   jobs: string[];
   uri: string;
+  /** The resource module's view of each rank (`resource.status`); absent where it is not served. */
+  ranks?: RankStatus;
+}
+
+/** What `resource.status` says of the ranks: drained (with why and since when), offline, excluded. */
+export interface RankStatus {
+  /** Drained ranks, by rank: epoch seconds of the drain and its reason ('' when none was given). */
+  drained: Record<number, { timestamp: number; reason: string }>;
+  offline: number[];
+  excluded: number[];
+}
+
+/**
+ * Where the scheduler would place a jobspec now (a dry-run match): `now` (the vertices it would
+ * get), `later` (must wait: reserved vertices from `at`, when the scheduler can say), `never`
+ * (it can never run: the scheduler's error), `error` (the jobspec or the request failed),
+ * `unsupported` (the scheduler is not Fluxion: only a yes/no, in `message`).
+ */
+export interface PlacementPreview {
+  kind: 'now' | 'later' | 'never' | 'error' | 'unsupported';
+  /** Snapshot vertices (leaves: cores, GPUs) the job would get. */
+  vertices: number[];
+  /** Epoch seconds the job could start (for `later`, when known). */
+  at?: number;
+  /** What the panel says, in words (the scheduler's own message for errors). */
+  message: string;
+  /** The jobspec document's name. */
+  source: string;
 }
 
 export type ResourcesToView =
   | { type: 'snapshot'; data: Uint8Array }
-  | { type: 'gone'; reason: string };
+  | { type: 'gone'; reason: string }
+  /** The placement preview to draw over the graph; null clears it. */
+  | { type: 'preview'; preview: PlacementPreview | null };
 
 export type ResourcesFromView =
   | { type: 'ready' }
-  | { type: 'job'; id: string };
+  | { type: 'job'; id: string }
+  /** Drain… / Undrain asked on a node vertex (its rank). */
+  | { type: 'drain'; rank: number }
+  | { type: 'undrain'; rank: number }
+  | { type: 'clearPreview' };
 
 /** What the resource view keeps across a reload. */
 export interface ResourcesViewState {

@@ -3,13 +3,19 @@
  * (a cluster's nodes, their sockets, their cores and GPUs), each leaf coloured free / allocated /
  * reserved / down, live. Fold the graph to a level (Depth), search by name, path or job, pan and
  * zoom; a box too small to read is drawn as one cell coloured by what it holds, so 10,000 vertices
- * stay smooth. Hover shows a vertex's path, state and jobs; clicking one with a job asks the
- * extension to show that job.
+ * stay smooth. Hover shows a vertex's path, state and jobs, and a node's drain reason and time;
+ * clicking one with a job asks the extension to show that job. Drained and offline nodes (from
+ * `resource.status`) are drawn in their own colours. Clicking a node, or `[` / `]`, selects it:
+ * its bar offers Drain… (`d`) and Undrain (`u`). A placement preview outlines the cores and GPUs
+ * the scheduler would give a jobspec (dashed when it must wait for them).
  */
 import { decode } from 'msgpack-lite';
-import type { ResourceSnapshot, ResourcesFromView, ResourcesToView, ResourcesViewState } from '../common/protocol';
+import type { PlacementPreview, ResourceSnapshot, ResourcesFromView, ResourcesToView, ResourcesViewState } from '../common/protocol';
 import { layoutBoxes, leafCounts, type BoxLayout } from './layout';
 import { panZoom } from '../common/panzoom';
+import { ActionBars, type NodeInfo } from './actions';
+import { makePalette, type Palette } from './palette';
+import { cellKind, conditionText, nodeOf, nodeVertices, placementMarks, rankConditions, tipLines, type RankCondition } from './status';
 
 interface VsCodeApi {
   postMessage(m: ResourcesFromView): void;
@@ -26,6 +32,11 @@ const depthEl = document.getElementById('depth') as HTMLSelectElement;
 const searchEl = document.getElementById('search') as HTMLInputElement;
 const tipEl = document.getElementById('tip') as HTMLElement;
 const messageEl = document.getElementById('message') as HTMLElement;
+const byId = (id: string): HTMLElement => document.getElementById(id) as HTMLElement;
+const bars = new ActionBars({
+  canvas, nodeBar: byId('node-bar'), nodeLabel: byId('node-label'), drain: byId('drain') as HTMLButtonElement, undrain: byId('undrain') as HTMLButtonElement,
+  previewBar: byId('preview-bar'), previewText: byId('preview-text'), previewClear: byId('preview-clear'),
+}, (m) => vscode.postMessage(m));
 
 let snap: ResourceSnapshot | undefined;
 let layout: BoxLayout | undefined;
@@ -33,6 +44,12 @@ let counts: ReturnType<typeof leafCounts> | undefined;
 let matches: Uint8Array | undefined;
 /** Vertices with children (the others are leaves: cores, GPUs, memory). */
 let hasKids = new Uint8Array(0);
+/** Drained / offline / excluded ranks (resource.status), the placement preview and its marks. */
+let conds = new Map<number, RankCondition>();
+let preview: PlacementPreview | null = null;
+let marks = placementMarks([], null);
+/** The selected node, by rank (vertex numbers change with the graph; ranks do not). */
+let selectedRank: number | undefined;
 const view: ResourcesViewState = vscode.getState() ?? { scale: 0, tx: 0, ty: 0, depth: 99, search: '' };
 searchEl.value = view.search;
 
@@ -40,18 +57,9 @@ function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 }
 
-interface Palette { free: string; allocated: string; reserved: string; down: string; line: string; text: string; match: string }
 let palette: Palette;
 function readPalette(): void {
-  palette = {
-    free: cssVar('--vscode-charts-green', '#3c3'),
-    allocated: cssVar('--vscode-charts-blue', '#39f'),
-    reserved: cssVar('--vscode-charts-purple', '#a6f'),
-    down: cssVar('--vscode-charts-red', '#d33'),
-    line: cssVar('--vscode-editorIndentGuide-activeBackground1', cssVar('--vscode-foreground', '#888')),
-    text: cssVar('--vscode-foreground', '#ccc'),
-    match: cssVar('--vscode-focusBorder', '#fc0'),
-  };
+  palette = makePalette(cssVar);
 }
 
 function save(): void {
@@ -65,7 +73,38 @@ function relayout(): void {
   hasKids = new Uint8Array(s.parent.length);
   for (const p of s.parent) if (p >= 0) hasKids[p] = 1;
   counts = leafCounts(s.parent, (v) => s.state[v]);
+  conds = rankConditions(s);
+  marks = placementMarks(s.parent, preview);
   applySearch();
+  select(selectedRank === undefined ? undefined : nodeVertices(s).find((v) => s.rank[v] === selectedRank));
+}
+
+/** The condition of a vertex's rank (nodes and what they hold), if any. */
+function condOf(v: number): RankCondition | undefined {
+  return snap && snap.rank[v] >= 0 ? conds.get(snap.rank[v]) : undefined;
+}
+
+function nodeInfo(n: number | undefined): NodeInfo | undefined {
+  if (!snap || n === undefined) return undefined;
+  const rank = snap.rank[n];
+  const cond = condOf(n);
+  return { rank, name: snap.name[n], condition: conditionText(snap, rank, cond), drained: snap.ranks?.drained[rank] !== undefined };
+}
+
+function select(n: number | undefined): void {
+  selectedRank = n === undefined || !snap ? undefined : snap.rank[n];
+  bars.select(nodeInfo(n));
+  redraw();
+}
+
+/** Step the selection through the nodes (keyboard). */
+function stepNode(delta: number): void {
+  if (!snap) return;
+  const s = snap;
+  const nodes = nodeVertices(s);
+  if (nodes.length === 0) return;
+  const at = nodes.findIndex((v) => s.rank[v] === selectedRank);
+  select(nodes[at < 0 ? (delta > 0 ? 0 : nodes.length - 1) : (at + delta + nodes.length) % nodes.length]);
 }
 
 function applySearch(): void {
@@ -92,7 +131,10 @@ function summarize(): void {
   const alloc = root >= 0 ? counts.allocated[root] : 0;
   const down = root >= 0 ? counts.down[root] : 0;
   const found = matches ? `; ${matches.reduce((a, b) => a + b, 0)} match "${view.search}"` : '';
-  summaryEl.textContent = `${snap.source === 'fluxion' ? 'Fluxion graph' : 'from R'}: ${kinds} — ${alloc}/${leaves} allocated${down ? `, ${down} down` : ''}${found}`;
+  const nDrained = snap.ranks ? Object.keys(snap.ranks.drained).length : 0;
+  const nOffline = snap.ranks?.offline.length ?? 0;
+  const ranks = `${nDrained ? `, ${nDrained} node${nDrained === 1 ? '' : 's'} drained` : ''}${nOffline ? `, ${nOffline} offline` : ''}`;
+  summaryEl.textContent = `${snap.source === 'fluxion' ? 'Fluxion graph' : 'from R'}: ${kinds} — ${alloc}/${leaves} allocated${down ? `, ${down} down` : ''}${ranks}${found}`;
   canvas.setAttribute('aria-label', summaryEl.textContent);
 }
 
@@ -122,8 +164,19 @@ function fit(): void {
   draw();
 }
 
-function mix(fraction: number, a: string, b: string): string {
-  return fraction >= 0.5 ? a : b;
+/** The preview's mark on a placed cell or a box holding some: a thick frame and a dot (dashed: reserved, it must wait). */
+function outlinePlacement(x: number, y: number, w: number, h: number): void {
+  g.globalAlpha = 1;
+  g.strokeStyle = palette.placed;
+  g.lineWidth = 3;
+  g.setLineDash(preview?.kind === 'later' ? [4, 3] : []);
+  g.strokeRect(x + 1.5, y + 1.5, Math.max(1, w - 4), Math.max(1, h - 4));
+  g.setLineDash([]);
+  if (w >= 8 && h >= 8) {
+    const d = Math.max(2, Math.min(w, h) / 4);
+    g.fillStyle = palette.placed;
+    g.fillRect(x + (w - d) / 2, y + (h - d) / 2, d, d);
+  }
 }
 
 function draw(): void {
@@ -168,12 +221,9 @@ function draw(): void {
     if (L.open[v] === 0 || tiny) {
       if (tiny) hidden[v] = 1;
       const leaf = !hasKids[v];
-      let color: string;
-      if (leaf) color = palette[snap.state[v]];
-      else if (C.down[v] === C.leaves[v] && C.leaves[v] > 0) color = palette.down;
-      else color = mix(C.allocated[v] / Math.max(1, C.leaves[v]), palette.allocated, palette.free);
-      g.fillStyle = color;
+      g.fillStyle = palette[cellKind(leaf, snap.state[v], condOf(v), C.allocated[v], C.leaves[v], C.down[v])];
       g.fillRect(x, y, Math.max(1, w - (w > 4 ? 1 : 0)), Math.max(1, h - (h > 4 ? 1 : 0)));
+      if (marks.inside[v] > 0) outlinePlacement(x, y, w, h);
       if (!leaf && w > 30 && h > 14) {
         g.fillStyle = palette.text;
         g.globalAlpha = 1;
@@ -183,14 +233,29 @@ function draw(): void {
       g.strokeStyle = palette.line;
       g.lineWidth = 1;
       g.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
-      if (snap.state[v] === 'down') {
+      const cond = snap.type[v] === 'node' ? condOf(v) : undefined;
+      if (cond) {
+        // A drained or offline node: a thick frame in its colour (dashed when offline), whatever its cores show.
+        g.strokeStyle = cond === 'drained' ? palette.drained : palette.offline;
+        g.lineWidth = 3;
+        g.setLineDash(cond === 'drained' ? [] : [4, 3]);
+        g.strokeRect(x + 2, y + 2, w - 4, h - 4);
+        g.setLineDash([]);
+        g.lineWidth = 1;
+      } else if (snap.state[v] === 'down') {
         g.strokeStyle = palette.down;
         g.strokeRect(x + 1.5, y + 1.5, w - 3, h - 3);
       }
       if (w > 40 && 14 * s > 8) {
         g.fillStyle = palette.text;
-        g.fillText(`${snap.name[v]}${snap.rank[v] >= 0 && snap.type[v] === 'node' ? ` (rank ${snap.rank[v]})` : ''}`, x + 3, y + 2, w - 6);
+        g.fillText(`${snap.name[v]}${snap.rank[v] >= 0 && snap.type[v] === 'node' ? ` (rank ${snap.rank[v]})` : ''}${cond ? ` — ${cond}` : ''}`, x + 3, y + 2, w - 6);
       }
+    }
+    if (snap.type[v] === 'node' && snap.rank[v] === selectedRank) {
+      g.globalAlpha = 1;
+      g.strokeStyle = palette.match;
+      g.lineWidth = 3;
+      g.strokeRect(x - 1, y - 1, w + 2, h + 2);
     }
     if (matches && matches[v]) {
       g.globalAlpha = 1;
@@ -230,18 +295,14 @@ function vertexAt(px: number, py: number): number | undefined {
 
 function showTip(v: number, cx: number, cy: number): void {
   if (!snap || !counts) return;
-  tipEl.replaceChildren();
+  const t = tipLines(snap, counts, v, conds, preview, marks);
   const head = document.createElement('strong');
-  head.textContent = snap.path[v] || snap.name[v];
-  const st = document.createElement('div');
-  const held = counts.leaves[v] > 1 ? ` — ${counts.allocated[v]}/${counts.leaves[v]} allocated${counts.down[v] ? `, ${counts.down[v]} down` : ''}` : '';
-  st.textContent = `${snap.type[v]}${snap.rank[v] >= 0 ? ` on rank ${snap.rank[v]}` : ''}: ${snap.state[v]}${held}`;
-  tipEl.append(head, st);
-  if (snap.jobs[v]) {
-    const j = document.createElement('div');
-    j.textContent = `jobs: ${snap.jobs[v]} (click to show)`;
-    tipEl.append(j);
-  }
+  head.textContent = t.head;
+  tipEl.replaceChildren(head, ...t.lines.map((line) => {
+    const d = document.createElement('div');
+    d.textContent = line;
+    return d;
+  }));
   tipEl.hidden = false;
   tipEl.style.left = `${Math.min(cx + 14, window.innerWidth - tipEl.offsetWidth - 4)}px`;
   tipEl.style.top = `${Math.min(cy + 14, window.innerHeight - tipEl.offsetHeight - 4)}px`;
@@ -251,6 +312,16 @@ const local = (x: number, y: number): [number, number] => {
   const box = canvas.getBoundingClientRect();
   return [x - box.left, y - box.top];
 };
+/** Right and middle presses are not clicks (the right one opens VS Code's context menu). */
+let button = 0;
+canvas.addEventListener('pointerdown', (e) => {
+  button = e.button;
+});
+// The context menu is about the node under the pointer (hover set it; this makes sure).
+canvas.addEventListener('contextmenu', (e) => {
+  const v = vertexAt(...local(e.clientX, e.clientY));
+  bars.setContext(nodeInfo(v === undefined || !snap ? undefined : nodeOf(snap, v)));
+}, true);
 panZoom(canvas, view, {
   minScale: 0.02,
   maxScale: 20,
@@ -260,10 +331,14 @@ panZoom(canvas, view, {
     const v = vertexAt(...local(x, y));
     if (v === undefined) tipEl.hidden = true;
     else showTip(v, x, y);
+    bars.setContext(nodeInfo(v === undefined || !snap ? undefined : nodeOf(snap, v)));
   },
   click: (x, y) => {
+    if (button !== 0 || !snap) return;
     const v = vertexAt(...local(x, y));
-    if (v !== undefined && snap?.jobs[v]) vscode.postMessage({ type: 'job', id: snap.jobs[v].split(' ')[0] });
+    if (v === undefined) return;
+    select(nodeOf(snap, v));
+    if (snap.jobs[v] && !hasKids[v]) vscode.postMessage({ type: 'job', id: snap.jobs[v].split(' ')[0] });
   },
   leave: () => {
     tipEl.hidden = true;
@@ -279,6 +354,11 @@ canvas.addEventListener('keydown', (e) => {
     case 'ArrowRight': view.tx -= step; break;
     case 'ArrowUp': view.ty += step; break;
     case 'ArrowDown': view.ty -= step; break;
+    case ']': stepNode(1); break;
+    case '[': stepNode(-1); break;
+    case 'd': bars.drain(); break;
+    case 'u': bars.undrain(); break;
+    case 'Escape': select(undefined); break;
     default: return;
   }
   e.preventDefault();
@@ -313,6 +393,11 @@ window.addEventListener('message', (ev: MessageEvent<ResourcesToView>) => {
   } else if (m.type === 'gone') {
     messageEl.textContent = m.reason;
     messageEl.hidden = false;
+  } else if (m.type === 'preview') {
+    preview = m.preview;
+    marks = placementMarks(snap?.parent ?? [], preview);
+    bars.preview(preview);
+    redraw();
   }
 });
 

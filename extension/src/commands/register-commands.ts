@@ -8,6 +8,7 @@ import { jobCommands } from '../jobs/job-commands';
 import { kvsCommands } from './kvs-commands';
 import { jobspecCommands } from '../lsp/jobspec-commands';
 import { opsCommands } from './ops-commands';
+import { resourceCommands } from './resource-commands';
 
 export type { CommandContext } from './context';
 
@@ -20,6 +21,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     ...opsCommands(ctx),
     ...jobCommands(ctx),
     ...jobspecCommands(ctx),
+    ...resourceCommands(ctx),
     'flux.views.brokers.refresh': () => ctx.refresh.refresh('manual'),
     'flux.views.kvs.refresh': () => ctx.refresh.refresh('manual'),
     'flux.views.archives.refresh': () => ctx.refresh.refresh('manual'),

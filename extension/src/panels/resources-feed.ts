@@ -1,102 +1,38 @@
 /**
- * What the resource graph panel draws: the scheduler's containment graph, live. With Fluxion
- * loaded it is Fluxion's own graph (`sched-fluxion-resource.graph`: JGF with each vertex's
- * status, schedule state and jobs). With any other scheduler (sched-simple, or a real
- * flux-core's) it is built from what every Flux serves: `resource.R` (cluster → node → core/gpu),
- * the down set of `sched.resource-status`, and the R of each running job from the job-manager's
- * journal. The journal's alloc/free events (debounced) trigger a new snapshot. No `vscode` here.
+ * What the resource graph panel draws, live, and the one place that decides when it is read
+ * again: the scheduler's graph (resources-snapshot.ts: Fluxion's own, or R with the running
+ * jobs' R), the resource module's drained / offline ranks (`resource.status`), and the placement
+ * preview of a jobspec (resources-placement.ts), recomputed with every new snapshot since it
+ * depends on what is allocated. A new snapshot is read (debounced) when the job-manager's
+ * journal allocates or frees, when `broker.online` changes (groups.get, streaming), when
+ * `resource.eventlog` grows (drain, undrain), and when told something changed (`changed()`,
+ * after a drain or undrain made here). No `vscode` here.
  */
 import { Flux } from '../../../broker/src/common/libflux/handle';
 import { FLAG_STREAMING, getJson } from '../../../broker/src/common/libflux/message';
 import { FluxError } from '../../../broker/src/common/libflux/errno';
-import { encodeF58 } from '../../../broker/src/common/libjob/jobid';
-import { lookup } from '../../../broker/src/common/libkvs/client';
-import { Rlist } from '../../../broker/src/common/librlist/rlist';
-import type { ResourceSnapshot, VertexState } from '../../../webviews/common/protocol';
+import { lookup, watch } from '../../../broker/src/common/libkvs/client';
+import { FLUX_KVS_WAITCREATE, FLUX_KVS_WATCH, FLUX_KVS_WATCH_APPEND } from '../../../broker/src/common/libkvs/lookup';
+import type { PlacementPreview, ResourceSnapshot } from '../../../webviews/common/protocol';
+import { previewPlacement } from './resources-placement';
+import { f58, snapshotFromJgf, snapshotFromR } from './resources-snapshot';
+import { readRankStatus } from './resources-status';
+
+export { snapshotFromJgf, snapshotFromR } from './resources-snapshot';
 
 const REFRESH_MS = 150;
-
-interface JgfNode {
-  id: string;
-  metadata: {
-    type?: string; name?: string; rank?: number; paths?: { containment?: string };
-    status?: string; state?: string; jobs?: unknown[]; parent?: number;
-  };
-}
-
-function f58(id: unknown): string {
-  try {
-    return typeof id === 'number' || typeof id === 'bigint' ? encodeF58(BigInt(id)) : String(id);
-  } catch {
-    return String(id);
-  }
-}
-
-/** Fluxion's JGF (with parent, state and jobs per vertex) as a snapshot. */
-export function snapshotFromJgf(doc: unknown, uri: string): ResourceSnapshot {
-  const nodes = ((doc as { graph?: { nodes?: JgfNode[] } }).graph?.nodes ?? []);
-  const index = new Map<string, number>();
-  nodes.forEach((n, i) => index.set(n.id, i));
-  const s: ResourceSnapshot = { source: 'fluxion', parent: [], type: [], name: [], path: [], rank: [], state: [], jobs: [], uri };
-  for (const n of nodes) {
-    const m = n.metadata;
-    const p = m.parent !== undefined && m.parent >= 0 ? index.get(String(m.parent)) : undefined;
-    s.parent.push(p ?? -1);
-    s.type.push(m.type ?? '?');
-    s.name.push(m.name ?? n.id);
-    s.path.push(m.paths?.containment ?? '');
-    s.rank.push(m.rank ?? -1);
-    const st = m.status === 'down' ? 'down' : m.state === 'allocated' || m.state === 'reserved' ? m.state : 'free';
-    s.state.push(st as VertexState);
-    s.jobs.push((m.jobs ?? []).map(f58).join(' '));
-  }
-  return s;
-}
-
-/** R (all), the down ranks' R and running jobs' R as a snapshot: cluster → node → core/gpu. */
-export function snapshotFromR(all: unknown, down: unknown, jobs: Map<string, unknown>, uri: string): ResourceSnapshot {
-  const s: ResourceSnapshot = { source: 'R', parent: [], type: [], name: [], path: [], rank: [], state: [], jobs: [], uri };
-  const add = (parent: number, type: string, name: string, path: string, rank: number, state: VertexState, job: string): number => {
-    s.parent.push(parent);
-    s.type.push(type);
-    s.name.push(name);
-    s.path.push(path);
-    s.rank.push(rank);
-    s.state.push(state);
-    s.jobs.push(job);
-    return s.parent.length - 1;
-  };
-  const R = Rlist.fromR(all);
-  const downRanks = new Set(down ? Rlist.fromR(down).ranks.map((r) => r.rank) : []);
-  const owner = new Map<string, string>(); // "rank/core/N" → job
-  for (const [id, r] of jobs) {
-    for (const rr of Rlist.fromR(r).ranks) {
-      for (const c of rr.cores) owner.set(`${rr.rank}/core/${c}`, id);
-      for (const g of rr.gpus) owner.set(`${rr.rank}/gpu/${g}`, id);
-    }
-  }
-  const root = add(-1, 'cluster', 'cluster0', '/cluster0', -1, 'free', '');
-  for (const rr of R.ranks) {
-    const nodeName = `${rr.hostname || 'node'}${R.ranks.filter((x) => x.hostname === rr.hostname).length > 1 ? rr.rank : ''}`;
-    const down = downRanks.has(rr.rank);
-    const nodePath = `/cluster0/${nodeName}`;
-    const nodeJobs = new Set<string>();
-    const node = add(root, 'node', nodeName, nodePath, rr.rank, down ? 'down' : 'free', '');
-    for (const [type, ids] of [['core', rr.cores], ['gpu', rr.gpus]] as const) {
-      for (const id of ids) {
-        const job = owner.get(`${rr.rank}/${type}/${id}`) ?? '';
-        if (job) nodeJobs.add(job);
-        add(node, type, `${type}${id}`, `${nodePath}/${type}${id}`, rr.rank, down ? 'down' : job ? 'allocated' : 'free', job);
-      }
-    }
-    s.jobs[node] = [...nodeJobs].join(' ');
-  }
-  return s;
-}
 
 export interface ResourcesFeedEvents {
   snapshot(s: ResourceSnapshot): void;
   gone(reason: string): void;
+  /** The placement preview on the latest snapshot; null once it is cleared. */
+  preview?(p: PlacementPreview | null): void;
+}
+
+/** A jobspec to preview: the object the document holds, and the document's name. */
+export interface PreviewRequest {
+  jobspec: unknown;
+  source: string;
 }
 
 export class ResourcesFeed {
@@ -106,7 +42,11 @@ export class ResourcesFeed {
   /** Running jobs' R, by F58 id (for the R-based graph). */
   private readonly jobs = new Map<string, unknown>();
   private fetching = false;
-  private again = false;
+  /** What the next read must do: the whole graph, or only the preview on the last snapshot. */
+  private wantGraph = false;
+  private wantPreview = false;
+  private last: ResourceSnapshot | undefined;
+  private previewReq: PreviewRequest | undefined;
 
   constructor(private readonly uri: string, private readonly ev: ResourcesFeedEvents) {}
 
@@ -117,6 +57,9 @@ export class ResourcesFeed {
       if (!this.stopped) this.ev.gone('The connection to the instance was lost.');
     });
     await this.followJournal(h);
+    this.followStream(() => h.rpc('groups.get', { name: 'broker.online' }, { nodeid: 0, flags: FLAG_STREAMING }));
+    this.followStream(() => watch(h, 'resource.eventlog', { flags: FLUX_KVS_WATCH | FLUX_KVS_WAITCREATE | FLUX_KVS_WATCH_APPEND }));
+    this.wantGraph = true;
     await this.refresh();
   }
 
@@ -125,6 +68,21 @@ export class ResourcesFeed {
     if (this.timer) clearTimeout(this.timer);
     this.h?.close();
     this.h = undefined;
+  }
+
+  /** Something changed the resources (a drain or undrain made here): read them again. */
+  changed(): void {
+    this.schedule(true);
+  }
+
+  /** Preview this jobspec (recomputed on every snapshot), or stop previewing (undefined). */
+  setPreview(req: PreviewRequest | undefined): void {
+    this.previewReq = req;
+    if (!req) {
+      this.ev.preview?.(null);
+      return;
+    }
+    this.schedule(false);
   }
 
   /** The journal's history first (jobs running now), then every change; ends with `{id:-1}` after the history. */
@@ -151,7 +109,7 @@ export class ResourcesFeed {
                 changed = this.jobs.delete(id) || changed || ev.name === 'free';
               }
             }
-            if (live && changed) this.schedule();
+            if (live && changed) this.schedule(true);
           }
         } catch {
           // No job-manager (an instance without jobs): the graph is still worth showing.
@@ -161,7 +119,28 @@ export class ResourcesFeed {
     });
   }
 
-  private schedule(): void {
+  /** Every answer of a streaming request after its first (the state the graph was read in) means a change. */
+  private followStream(open: () => AsyncIterable<unknown>): void {
+    void (async () => {
+      let first = true;
+      try {
+        for await (const _ of open()) {
+          if (!first) this.schedule(true);
+          first = false;
+        }
+      } catch {
+        // Not served here (an older resource module, no kvs-watch): drains made here still refresh through changed().
+      }
+    })();
+  }
+
+  private schedule(graph: boolean): void {
+    if (graph) this.wantGraph = true;
+    else this.wantPreview = true;
+    this.kick();
+  }
+
+  private kick(): void {
     if (this.stopped || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -171,33 +150,45 @@ export class ResourcesFeed {
 
   private async refresh(): Promise<void> {
     const h = this.h;
-    if (!h || this.stopped) return;
-    if (this.fetching) {
-      this.again = true;
-      return;
-    }
+    if (!h || this.stopped || this.fetching) return; // a read in progress looks at the flags again when done
     this.fetching = true;
     try {
-      this.ev.snapshot(await this.read(h));
+      const graph = this.wantGraph || !this.last;
+      this.wantGraph = false;
+      this.wantPreview = false;
+      if (graph) {
+        this.last = await this.read(h);
+        if (this.stopped) return;
+        this.ev.snapshot(this.last);
+      }
+      const req = this.previewReq;
+      if (req && this.last) {
+        const p = await previewPlacement(h, this.last, req.jobspec, req.source);
+        // A newer jobspec (or none) since: that one is computed next, this one is stale.
+        if (!this.stopped && this.previewReq === req) this.ev.preview?.(p);
+      }
     } catch (e) {
       if (!this.stopped) this.ev.gone(`Cannot read the resources: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       this.fetching = false;
-      if (this.again) {
-        this.again = false;
-        this.schedule();
-      }
+      if (this.wantGraph || this.wantPreview) this.kick();
     }
   }
 
   private async read(h: Flux): Promise<ResourceSnapshot> {
+    const ranks = await readRankStatus(h);
+    let s: ResourceSnapshot | undefined;
     try {
-      return snapshotFromJgf(await h.rpc('sched-fluxion-resource.graph', {}, { nodeid: 0 }).get(), this.uri);
+      s = snapshotFromJgf(await h.rpc('sched-fluxion-resource.graph', {}, { nodeid: 0 }).get(), this.uri);
     } catch (e) {
       if (!(e instanceof FluxError) || e.errnum !== 38) throw e; // ENOSYS: Fluxion is not loaded
     }
-    const all = (await lookup(h, 'resource.R')).json();
-    const status = await h.rpc('sched.resource-status', {}, { nodeid: 0 }).get<{ down?: unknown }>().catch(() => ({ down: undefined }));
-    return snapshotFromR(all, status.down, this.jobs, this.uri);
+    if (!s) {
+      const all = (await lookup(h, 'resource.R')).json();
+      const status = await h.rpc('sched.resource-status', {}, { nodeid: 0 }).get<{ down?: unknown }>().catch(() => ({ down: undefined }));
+      s = snapshotFromR(all, status.down, this.jobs, this.uri);
+    }
+    if (ranks) s.ranks = ranks;
+    return s;
   }
 }

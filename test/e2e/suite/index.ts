@@ -17,6 +17,7 @@ import { defineKvsTests } from './kvs.test';
 import { defineLspTests } from './lsp.test';
 import { defineModulesTests } from './modules.test';
 import { defineOpsTests } from './ops.test';
+import { defineResourcesTests } from './resources.test';
 
 function defineAll(): void {
   defineBrokersTests();
@@ -25,6 +26,7 @@ function defineAll(): void {
   defineKvsTests();
   defineArchivesTests();
   defineJobsTests();
+  defineResourcesTests();
   defineLspTests();
   defineInstanceTests();
 }
