@@ -18,6 +18,7 @@
  *
  *   job-exec.exception {id,type,severity}   fatal: SIGTERM the tasks, SIGKILL after kill-timeout (5 s)
  *   job-exec.kill {id,signum}               signal the tasks
+ * A jobspec with `attributes.system.exec.test` runs no process (testexec.ts).
  */
 import * as fs from 'node:fs';
 import { errno, FluxError } from '../../common/libflux/errno';
@@ -28,6 +29,7 @@ import { unwrapSigned } from '../../common/libjob/sign';
 import { idField, idJson, payloadJson, respondJson } from '../../common/libjob/rpc-json';
 import { encodeEvent, makeEvent } from '../../common/libjob/states';
 import { Rlist } from '../../common/librlist/rlist';
+import { TestExecutor, testConf } from './testexec';
 import { ioEncode, type IoObject } from '../../common/libsubprocess/ioencode';
 import { FLUX_KVS_APPEND, KvsTxn } from '../../common/libkvs/txn';
 import type { Responder } from '../../broker/service';
@@ -154,6 +156,8 @@ export const mod_main: ModuleMain = (ctx, args) => {
   if (args.length > 0) throw new FluxError(errno.EINVAL, `unknown option: ${args[0]}`);
   const h = ctx.h;
   const jobs = new Map<JobId, ExecJob>();
+  // jobs with attributes.system.exec.test run no process (testexec.ts)
+  const testexec = new TestExecutor(ctx);
   /** Fatal exceptions that arrived before their job's start was set up. */
   const early = new Set<JobId>();
 
@@ -292,6 +296,11 @@ export const mod_main: ModuleMain = (ctx, args) => {
     if (jobs.has(id)) throw new FluxError(errno.EEXIST, 'job is already running');
     const J = await lookup(jobKvsKey(id, 'J'));
     const jobspec = parseJson(unwrapSigned(J).payload.toString('utf8')) as Record<string, JsonValue>;
+    const test = testConf(jobspec);
+    if (test) {
+      testexec.start(r, id, req.userid ?? 0, test);
+      return;
+    }
     const Robj = JSON.parse(await lookup(jobKvsKey(id, 'R'))) as { execution?: { expiration?: number } };
     const R = Rlist.fromR(Robj);
     const placement = placeTasks(jobspec, R);
@@ -359,20 +368,25 @@ export const mod_main: ModuleMain = (ctx, args) => {
     const job = jobs.get(id);
     // a job whose start is still reading its J and R: killed as soon as it is set up
     if (job) terminate(job, 15);
-    else early.add(id);
+    else if (!testexec.kill(id, 15)) early.add(id);
   });
 
   ctx.serve('job-exec.kill', (r) => {
     const req = payloadJson<{ id?: unknown; signum?: unknown }>(r.msg);
     const job = jobs.get(idField(req.id));
-    if (!job) throw new FluxError(errno.ENOENT, 'job is not running');
-    signalTasks(job, typeof req.signum === 'number' ? req.signum : 15);
+    const signum = typeof req.signum === 'number' ? req.signum : 15;
+    if (!job) {
+      if (testexec.kill(idField(req.id), signum)) return respondJson(r, {});
+      throw new FluxError(errno.ENOENT, 'job is not running');
+    }
+    signalTasks(job, signum);
     respondJson(r, {});
   });
 
   // Unloading (rc3, or flux module remove) ends running jobs: an exception, their tasks
   // killed, and their finish and release reported while we still can (bounded wait).
   ctx.onShutdown(async () => {
+    testexec.shutdown();
     const running = [...jobs.values()];
     for (const job of running) {
       exception(job, 'exec', 'job-exec module is unloading');
