@@ -11,12 +11,23 @@
  * `resource.topo-report {rank, hostname, cores, gpus, coreSockets, numaNodes}` (rank 0)
  * takes a report; `resource.get` answers `{"R": …}` once R is known (EAGAIN before), and
  * `resource.topology` the sockets and NUMA nodes of each rank, which R v1 cannot carry.
+ *
+ * Rank 0 also keeps what flux-core's resource module keeps there: which ranks
+ * are online (monitor.ts), drained (drain.ts, rebuilt from resource.eventlog
+ * at load), hands R and the up/down changes to the scheduler (acquire.ts,
+ * RFC 28) and answers `resource.status` / `resource.sched-status` (status.ts).
  */
 import { errno, FluxError } from '../../common/libflux/errno';
 import { Rlist, type RankResources } from '../../common/librlist/rlist';
 import { probeMachine } from '../../common/librlist/probe';
-import { KvsTxn } from '../../common/libkvs/txn';
-import type { ModuleMain } from '../../module/runtime';
+import type { ModuleContext, ModuleMain } from '../../module/runtime';
+import { decodeHostlist } from '../../common/libhostlist/hostlist';
+import { Acquire, senderOf } from './acquire';
+import { Drain } from './drain';
+import { Monitor } from './monitor';
+import { RESLOG_KEY, Reslog, decodeEventlog, type ResEvent } from './reslog';
+import { Status } from './status';
+import { Targets } from './targets';
 
 interface Report {
   rank: number;
@@ -46,6 +57,11 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   if (m.source !== 'sysfs') ctx.log('warning', 'no CPU topology in /sys: counting one core per CPU Node reports');
 
   if (ctx.rank !== 0) {
+    const notHere = (): never => {
+      throw new FluxError(errno.EPROTO, 'this RPC only works on rank 0');
+    };
+    ctx.serve('resource.status', notHere);
+    ctx.serve('resource.sched-status', notHere);
     try {
       await ctx.h.rpc('resource.topo-report', { ...own }, { nodeid: 0 }).get();
     } catch (e) {
@@ -57,14 +73,19 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   const reports = new Map<number, RankResources>();
   const topology = new Map<number, { sockets: number[]; coreSockets: number[]; numaNodes: number[] }>();
   let R: Rlist | undefined;
+  let pending: Rlist | undefined;
+  const reslog = new Reslog(ctx.h, (s) => ctx.log('err', s), () => R?.toR());
+  // R becomes known as its resource-define event is delivered: before acquire hears of it
+  reslog.listen((ev) => {
+    if (ev.name === 'resource-define' && pending) R = pending;
+  });
+  const state = await leaderState(ctx, reslog, () => R);
   const publish = async (): Promise<void> => {
     const rl = new Rlist([...reports.values()]);
-    const text = rl.encode();
-    const event = JSON.stringify({ timestamp: Date.now() / 1000, name: 'resource-define', context: { method: 'dynamic-discovery' } });
-    const txn = new KvsTxn().put('resource.R', text).append('resource.eventlog', `${event}\n`);
+    pending = rl;
+    state.targets.setHosts(rl.ranks.map((r) => r.hostname));
     try {
-      await ctx.h.rpc('kvs.commit', { namespace: 'primary', flags: 0, ops: txn.toOps() }).get();
-      R = rl;
+      await reslog.post('resource-define', { method: 'dynamic-discovery' }, { commit: true, puts: [['resource.R', rl.encode()]] });
       ctx.log('info', `resource-define: ${rl.nnodes} nodes, ${rl.ncores} cores, ${rl.ngpus} GPUs (dynamic discovery)`);
     } catch (e) {
       ctx.log('err', `error committing R to KVS: ${e instanceof Error ? e.message : String(e)}`);
@@ -95,3 +116,62 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   // Every rank's rc1 waits for its report to be taken, so once the instance runs, R is in the KVS.
   await take(own);
 };
+
+interface LeaderState {
+  targets: Targets;
+}
+
+/** Rank 0's drain, monitor, acquire and status subsystems and their services. */
+async function leaderState(ctx: ModuleContext, reslog: Reslog, getR: () => Rlist | undefined): Promise<LeaderState> {
+  const h = ctx.h;
+  let events: ResEvent[] = [];
+  try {
+    const r = await h.rpc('kvs.lookup', { key: RESLOG_KEY, namespace: 'primary', flags: 0 }).get<{ val?: { data?: string } }>();
+    events = decodeEventlog(Buffer.from(r.val?.data ?? '', 'base64').toString('utf8'));
+  } catch (e) {
+    if ((e as { errnum?: unknown }).errnum !== errno.ENOENT) {
+      ctx.log('err', `${RESLOG_KEY}: ${e instanceof Error ? e.message : String(e)}`);
+      throw e;
+    }
+  }
+  const hostlist = await h.getattr('hostlist').catch(() => '');
+  const targets = new Targets(hostlist ? decodeHostlist(hostlist) : []);
+  reslog.preload(events);
+  const drain = new Drain(ctx.size, reslog, targets);
+  try {
+    drain.replay(events);
+  } catch (e) {
+    ctx.log('err', `${RESLOG_KEY}: ${e instanceof Error ? e.message : String(e)}`);
+    throw e;
+  }
+  const drained = drain.drained();
+  if (drained.size > 0) ctx.log('info', `drained ranks restored from ${RESLOG_KEY}: ${[...drained].join(',')}`);
+  const monitor = new Monitor(h, ctx.size, reslog, (s) => ctx.log('err', s));
+  const Rv1 = (): ReturnType<Rlist['toR']> | undefined => getR()?.toR();
+  const acquire = new Acquire({ R: Rv1, drained: () => drain.drained(), down: () => monitor.down() }, (s) => ctx.log('debug', s));
+  reslog.listen((ev) => acquire.onEvent(ev));
+  const status = new Status(h, ctx.rank, {
+    R: Rv1, drainSummary: () => drain.summary(), drained: () => drain.drained(), online: () => monitor.up(), offline: () => monitor.down(),
+  });
+  ctx.serve('resource.drain', (r) => drain.handleDrain(r));
+  ctx.serve('resource.undrain', (r) => drain.handleUndrain(r));
+  ctx.serve('resource.acquire', (r) => acquire.handleAcquire(r));
+  ctx.serve('resource.acquire-mute', (r) => acquire.handleMute(r));
+  ctx.serve('resource.acquire-cancel', (r) => acquire.handleCancel(r));
+  ctx.serve('resource.monitor-waitup', (r) => monitor.handleWaitup(r));
+  ctx.serve('resource.status', (r) => status.handleStatus(r));
+  ctx.serve('resource.sched-status', (r) => status.handleSchedStatus(r));
+  ctx.serve('resource.journal', (r) => reslog.handleJournal(r));
+  ctx.serve('resource.journal-cancel', (r) => reslog.dropConsumers(senderOf(r), true));
+  ctx.serve('resource.disconnect', (r) => {
+    acquire.disconnect(senderOf(r));
+    reslog.dropConsumers(senderOf(r), false);
+  });
+  ctx.onShutdown(() => {
+    monitor.stop();
+    acquire.close();
+    reslog.close();
+  });
+  monitor.start();
+  return { targets };
+}

@@ -6,7 +6,9 @@
  *       [reserve-vtx-vec=N] [prune-filters=...] [update-interval=N] [traverser=...]
  *
  * The graph (libfluxion) is built once the instance's resources are known:
- * `resource.R` (R v1: ranks, cores, GPUs) plus `resource.topology` (sockets
+ * `resource.acquire` (RFC 28: R v1 with ranks, cores, GPUs, then the ranks
+ * going down — offline or drained — and up again, whose vertices are marked
+ * down/up as `set-status` does) plus `resource.topology` (sockets
  * per rank, which R v1 cannot carry), or a JGF file. `load-allowlist` keeps
  * only the listed vertex types. Loading does not wait for the graph (rank 0's
  * rc1 runs before the other ranks report); requests that need it wait.
@@ -24,13 +26,15 @@
 import * as fs from 'node:fs/promises';
 import { errno, FluxError } from '../../common/libflux/errno';
 import { FLAG_STREAMING } from '../../common/libflux/message';
-import { FLUX_KVS_WAITCREATE } from '../../common/libkvs/client';
+import { acquireResources, type Acquired } from '../resource/acquire-client';
+import { followAcquire } from './acquire-status';
 import { Rlist } from '../../common/librlist/rlist';
 import { idField, payloadJson, respondJson } from '../../common/libjob/rpc-json';
 import { parseJobId } from '../../common/libjob/jobid';
 import { encodeIdset } from '../../common/libidset/idset';
 import { ALL_TYPES, ResourceGraph, STATUS_DOWN, STATUS_UP, type NodeDesc } from '../../common/libfluxion/graph';
 import { GRAPH_END, MATCH_CMDS, Matcher, parsePolicy, runMatch, toJgf, type MatchCmd, type MatchPolicy } from '../../common/libfluxion/match';
+import { loadGrug } from '../../common/libfluxion/grug';
 import { loadJgf } from '../../common/libfluxion/jgf';
 import type { Responder } from '../../broker/service';
 import type { ModuleContext, ModuleMain } from '../../module/runtime';
@@ -131,10 +135,12 @@ export const mod_main: ModuleMain = async (ctx: ModuleContext, args: string[]) =
     // flux-sched asks resource.get-xml, which this instance does not serve, and panics the broker; we refuse the load.
     throw new FluxError(errno.ENOSYS, 'load-format=hwloc: this instance has no hwloc XML (resource.get-xml); use rv1exec (the default) or jgf with load-file');
   }
-  if (params['load-format'] === 'grug' || (params['load-format'] === 'hwloc' && params['load-file'])) {
-    throw new FluxError(errno.ENOTSUP, `load-format=${params['load-format']} is not supported here; use rv1exec or jgf`);
+  if (params['load-format'] === 'hwloc' && params['load-file']) {
+    throw new FluxError(errno.ENOTSUP, 'load-format=hwloc is not supported here; use rv1exec, jgf or grug');
   }
-  if (params['load-format'] === 'jgf' && !params['load-file']) throw new FluxError(errno.EINVAL, 'load-format=jgf needs load-file=PATH');
+  if ((params['load-format'] === 'jgf' || params['load-format'] === 'grug') && !params['load-file']) {
+    throw new FluxError(errno.EINVAL, `load-format=${params['load-format']} needs load-file=PATH`);
+  }
   let allowlist: string[] | undefined;
   if (params['load-allowlist'] !== null) {
     const given = params['load-allowlist'].split(',').filter((s) => s !== '');
@@ -152,19 +158,19 @@ export const mod_main: ModuleMain = async (ctx: ModuleContext, args: string[]) =
   const notifiers = new Set<Responder>();
   const matchStats = { ok: newStat(), fail: newStat(), njobs: 0, failed: 0, maxJob: -1n, resetAt: Date.now() / 1000 };
 
-  const lookup = async (key: string, flags = 0): Promise<string> => {
-    const r = await h.rpc(flags ? 'kvs-watch.lookup' : 'kvs.lookup', { key, namespace: 'primary', flags }).get<{ val?: { data?: string } }>();
-    if (typeof r.val?.data !== 'string') throw new FluxError(errno.EPROTO, `${key} is not a value`);
-    return Buffer.from(r.val.data, 'base64').toString('utf8');
-  };
+  let acquired: Acquired | undefined;
   const build = async (): Promise<Matcher> => {
     const t = performance.now();
     let g: ResourceGraph;
     if (params['load-format'] === 'jgf') {
       g = loadJgf(JSON.parse(await fs.readFile(params['load-file']!, 'utf8')) as unknown, allowlist);
       ctx.log('debug', `resource graph loaded from ${params['load-file']} (JGF reader)`);
+    } else if (params['load-format'] === 'grug') {
+      g = loadGrug(await fs.readFile(params['load-file']!, 'utf8'), allowlist);
+      ctx.log('debug', `resource graph generated from the recipe ${params['load-file']} (GRUG reader)`);
     } else {
-      const R = JSON.parse(await lookup('resource.R', FLUX_KVS_WAITCREATE)) as unknown;
+      acquired = await acquireResources(h);
+      const R = acquired.R;
       let topo: Record<string, { coreSockets?: number[] }> = {};
       try {
         topo = (await h.rpc('resource.topology', {}).get<{ ranks: typeof topo }>()).ranks ?? {};
@@ -173,13 +179,14 @@ export const mod_main: ModuleMain = async (ctx: ModuleContext, args: string[]) =
       }
       g = ResourceGraph.build(nodesFromR(R, topo), allowlist);
       ctx.log('debug', `resource graph loaded with the rv1exec reader and the machine topology (${allowlist ? `allowlist ${allowlist.join(',')}` : 'all types'})`);
-      ctx.log('info', 'populate_resource_db: loaded resources from resource.R');
+      ctx.log('info', 'populate_resource_db: loaded resources from resource.acquire');
     }
     loadTime = (performance.now() - t) / 1000;
     const ranks = g.ranks();
     ctx.log('debug', `resource status: rankset=[${ranks.length ? `${ranks[0]}-${ranks[ranks.length - 1]}` : ''}] up; ${g.size} vertices, ${g.edges} edges`);
     ctx.log('debug', 'mod_main: resource graph database loaded');
     const m = new Matcher(g, policy);
+    if (acquired) followAcquire(ctx, m, acquired);
     for (const r of notifiers) respondJson(r, { resources: 'loaded' });
     return m;
   };

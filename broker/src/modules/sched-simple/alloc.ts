@@ -135,6 +135,19 @@ export class ResourcePool {
     }
   }
 
+  /** Mark ranks up or down (RFC 28 acquire updates): down ranks get no new allocations. */
+  setUp(ranks: number[], up: boolean): void {
+    for (const rank of ranks) {
+      const r = this.byRank(rank);
+      if (r) r.up = up;
+    }
+  }
+
+  /** The ranks that are down, whole (for sched.resource-status). */
+  down(): Rlist {
+    return new Rlist(this.ranks.filter((r) => !r.up).map((r) => ({ rank: r.rank, hostname: r.hostname, cores: [...r.cores], gpus: [...r.gpus] })));
+  }
+
   /** The allocated part as an Rlist (for sched.resource-status). */
   allocated(): Rlist {
     return new Rlist(this.ranks

@@ -3,7 +3,9 @@
  *
  *   flux module load sched-simple [queue-depth=N|unlimited] [alloc-mode=worst-fit|best-fit|first-fit]
  *
- * At load it reads the instance's resources (`resource.R`), registers the
+ * At load it acquires the instance's resources (`resource.acquire`, RFC 28:
+ * R, then which ranks go down or come back up — offline or drained ranks get
+ * no new jobs, those running there go on), registers the
  * `sched` and `feasibility` services, asks job-manager which jobs hold
  * resources (`job-manager.sched-hello`, their R from the KVS) and says it is
  * ready (`sched-ready`, limited to queue-depth outstanding allocs, default 8).
@@ -13,7 +15,8 @@
  * alloc with CANCEL; `sched.free` returns resources; `feasibility.check`
  * refuses requests the instance can never satisfy. Debug flag 1 (`flux module
  * debug --setbit 1 sched-simple`) denies every allocation, for tests.
- * `sched.resource-status` → {all, allocated, down} for `flux resource list`.
+ * `sched.resource-status` → {all, allocated, down} for `flux resource list`,
+ * down being the ranks acquire reported down.
  */
 import { errno, FluxError } from '../../common/libflux/errno';
 import { FLAG_STREAMING } from '../../common/libflux/message';
@@ -24,7 +27,8 @@ import { idField, idJson, jsonPayload, payloadJson, respondJson } from '../../co
 import { applyPriorities } from '../../common/libjob/sched-prioritize';
 import { Rlist } from '../../common/librlist/rlist';
 import { KvsTxn } from '../../common/libkvs/txn';
-import { FLUX_KVS_WAITCREATE } from '../../common/libkvs/client';
+import { encodeIdset } from '../../common/libidset/idset';
+import { acquireResources } from '../resource/acquire-client';
 import type { Responder } from '../../broker/service';
 import type { ModuleMain } from '../../module/runtime';
 import { ALLOC_MODES, ResourcePool, allocationR, resourceSummary, type AllocMode, type AllocRequest, type Allocation } from './alloc';
@@ -84,8 +88,18 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   await h.rpc('service.add', { service: 'feasibility' }).get();
 
   const acquire = async (): Promise<ResourcePool> => {
-    const R = await lookup('resource.R', FLUX_KVS_WAITCREATE);
-    const p = new ResourcePool(Rlist.fromR(JSON.parse(R)));
+    // RFC 28: R and the ranks up now, then up/down changes (offline or drained ranks are down)
+    const got = await acquireResources(h);
+    const p = new ResourcePool(Rlist.fromR(got.R));
+    p.setUp(p.ranks.map((r) => r.rank), false);
+    p.setUp([...got.up], true);
+    got.follow((u) => {
+      p.setUp(u.down, false);
+      p.setUp(u.up, true);
+      if (u.down.length > 0) ctx.log('debug', `resources down: ${encodeIdset(u.down)}`);
+      if (u.up.length > 0) ctx.log('debug', `resources up: ${encodeIdset(u.up)}`);
+      if (u.up.length > 0) kick();
+    }, (msg) => ctx.log('err', msg));
     // Jobs that hold resources from an earlier scheduler.
     for await (const m of h.rpc('job-manager.sched-hello', jsonPayload({}), { flags: FLAG_STREAMING })) {
       const id = idField(payloadJson<{ id?: unknown }>(m).id);
@@ -196,7 +210,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   ctx.serve('sched.resource-status', async (r) => {
     const pool = await resources();
     const R = (rl: Rlist): unknown => JSON.parse(rl.encode()) as unknown;
-    respondJson(r, { all: R(pool.all()), allocated: R(pool.allocated()), down: R(new Rlist([])) });
+    respondJson(r, { all: R(pool.all()), allocated: R(pool.allocated()), down: R(pool.down()) });
   });
 
   ctx.serve('feasibility.check', async (r) => {
