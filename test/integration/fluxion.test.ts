@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { ROOT, startInstance, type Instance } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { parseJobId } from '../../broker/src/common/libjob/jobid';
+import { probeMachine } from '../../broker/src/common/librlist/probe';
 
 const BIN = path.join(ROOT, 'dist', 'bin');
 let inst: Instance;
@@ -259,6 +260,63 @@ test('flux ion-resource: match policies low/high by id, allocate/reserve, find, 
   assert.match(await ok('flux ion-resource find sched-now=allocated'), /"rank": "0-3"/);
   assert.match(await ok('flux ion-resource params'), /"policy": "high"/);
   await ok('flux module reload sched-fluxion-resource');
+  await ok('flux module load sched-fluxion-qmanager');
+  await ok('flux run -n1 true');
+});
+
+test('memory vertices from the machine (GB per NUMA node), and a GRUG recipe loaded with load-format=grug', async () => {
+  const memSpec = (gb: number): string => JSON.stringify({
+    version: 1,
+    resources: [{ type: 'node', count: 1, with: [{ type: 'slot', count: 1, label: 'task', with: [{ type: 'core', count: 1 }, { type: 'memory', count: gb }] }] }],
+    tasks: [{ command: ['true'], slot: 'task', count: { per_slot: 1 } }],
+    attributes: { system: { duration: 0 } },
+  });
+  const gb = (await probeMachine()).memory.reduce((s, m) => s + m.gb, 0);
+  assert.ok(gb >= 1, 'this machine reports its memory');
+  fs.writeFileSync(path.join(tmp, 'mem-ok.json'), memSpec(1));
+  fs.writeFileSync(path.join(tmp, 'mem-all.json'), memSpec(gb));
+  fs.writeFileSync(path.join(tmp, 'mem-huge.json'), memSpec(gb + 1));
+  await ok('flux module remove sched-fluxion-qmanager');
+  await ok('flux module reload sched-fluxion-resource match-policy=low');
+  assert.match(await ok('flux ion-resource match allocate mem-ok.json'), /ALLOCATED[\s\S]*"rank": "0"/);
+  // rank 0 has one GB fewer now: all of a node's memory fits on rank 1 only
+  assert.match(await ok('flux ion-resource match allocate mem-all.json'), /ALLOCATED[\s\S]*"rank": "1"/);
+  const huge = await sh('flux ion-resource match satisfiability mem-huge.json');
+  assert.notEqual(huge.status, 0);
+  assert.match(huge.stderr, /No such device|Unsatisfiable/);
+
+  // our own recipe: 2 nodes × 2 sockets × 4 cores (ids per node), 2 × 8 GB memory per socket
+  const key = (id: string, forWhat: string, name: string, dflt?: string): string =>
+    `<key id="${id}" for="${forWhat}" attr.name="${name}">${dflt !== undefined ? `<default>${dflt}</default>` : ''}</key>`;
+  fs.writeFileSync(path.join(tmp, 'small.graphml'), `<?xml version="1.0"?>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
+  ${key('root', 'node', 'root', '0')}${key('type', 'node', 'type')}${key('size', 'node', 'size', '1')}${key('unit', 'node', 'unit')}
+  ${key('id_scope', 'edge', 'id_scope', '0')}${key('multi_scale', 'edge', 'multi_scale', '1')}
+  <graph id="small" edgedefault="directed">
+    <node id="c"><data key="root">1</data><data key="type">cluster</data></node>
+    <node id="n"><data key="type">node</data></node>
+    <node id="s"><data key="type">socket</data></node>
+    <node id="k"><data key="type">core</data></node>
+    <node id="m"><data key="type">memory</data><data key="size">8</data><data key="unit">GB</data></node>
+    <edge source="c" target="n"><data key="multi_scale">2</data></edge>
+    <edge source="n" target="s"><data key="multi_scale">2</data></edge>
+    <edge source="s" target="k"><data key="id_scope">1</data><data key="multi_scale">4</data></edge>
+    <edge source="s" target="m"><data key="id_scope">1</data><data key="multi_scale">2</data></edge>
+  </graph>
+</graphml>`);
+  await ok(`flux module reload sched-fluxion-resource load-format=grug load-file=${path.join(tmp, 'small.graphml')} match-policy=high`);
+  const stats = await ok('flux ion-resource stats');
+  assert.match(stats, /^Num\. of Vertices by Type: {2}\{"cluster": 1, "node": 2, "socket": 4, "core": 16, "memory": 8\}$/m, stats);
+  fs.writeFileSync(path.join(tmp, 'mem-20.json'), memSpec(20));
+  // 20 GB: more than one socket's 16, within a node's 32; the highest node first
+  assert.match(await ok('flux ion-resource match allocate mem-20.json'), /ALLOCATED[\s\S]*"nodelist": \["node1"\]/);
+  assert.match(await ok('flux ion-resource match allocate mem-20.json'), /ALLOCATED[\s\S]*"nodelist": \["node0"\]/);
+  assert.equal((await sh('flux ion-resource match allocate mem-20.json')).status, 16);
+  // not a recipe: the load itself fails with the reader's reason
+  const bad = await sh(`flux module reload sched-fluxion-resource load-format=grug load-file=${path.join(tmp, 'mem-ok.json')}`);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /GRUG: not valid XML|GRUG: no <graphml> element/);
+  await ok('flux module load sched-fluxion-resource');
   await ok('flux module load sched-fluxion-qmanager');
   await ok('flux run -n1 true');
 });

@@ -101,13 +101,32 @@ test('memory: a request for N GB takes pool vertices until their sizes add up; n
   assert.throws(() => runMatch(m, 'allocate_with_satisfiability', 3n, memSpec(1, 17), now), /No such device/);
 });
 
-test('memory: the machine description adds 1 GB vertices per NUMA node under its socket', () => {
+test('memory: the machine description adds one pool vertex per NUMA node (size in GB) under its socket', () => {
   const g = ResourceGraph.build([{ rank: 0, hostname: 'h', cores: [0, 1, 2, 3], gpus: [], coreSockets: [0, 0, 1, 1], memory: [{ gb: 2, socket: 0 }, { gb: 3, socket: 1 }] }]);
-  assert.deepEqual(g.countByType(), { cluster: 1, node: 1, socket: 2, core: 4, memory: 5 });
-  assert.ok(find(g, '/cluster0/node0/socket1/memory4') >= 0);
+  assert.deepEqual(g.countByType(), { cluster: 1, node: 1, socket: 2, core: 4, memory: 2 });
+  const m1 = find(g, '/cluster0/node0/socket1/memory1');
+  assert.equal(g.sizeOf(m1), 3);
   const m = new Matcher(g, parsePolicy('first'));
-  runMatch(m, 'allocate', 1n, memSpec(1, 5), 0);
-  assert.throws(() => runMatch(m, 'allocate', 2n, memSpec(1, 1), 0), /busy/);
+  // 4 GB: 3 from one pool and 1 from the other; then 1 GB is left, and a 2 GB job must wait
+  const a = runMatch(m, 'allocate', 1n, memSpec(1, 4), 0);
+  assert.equal(a.match.vertices.filter((v) => g.typeOf(v) === 'memory').length, 2);
+  assert.throws(() => runMatch(m, 'allocate', 2n, memSpec(1, 2), 0), /busy/);
+  runMatch(m, 'allocate', 3n, memSpec(1, 1), 0);
+  assert.throws(() => runMatch(m, 'allocate', 4n, memSpec(1, 1), 0), /busy/);
+  // freed, the units come back
+  m.cancel(1n);
+  runMatch(m, 'allocate', 5n, memSpec(1, 4), 0);
   // the allowlist without memory leaves it out
   assert.equal(ResourceGraph.build([{ rank: 0, hostname: 'h', cores: [0], gpus: [], memory: [{ gb: 2 }] }], ['node', 'core']).countByType().memory, undefined);
+});
+
+test('memory: a pool shared over time: a reservation starts when enough units are free', () => {
+  const g = ResourceGraph.build([{ rank: 0, hostname: 'h', cores: [0, 1], gpus: [], memory: [{ gb: 4 }] }]);
+  const m = new Matcher(g, parsePolicy('first'));
+  const timed = (gb: number, t: number): Record<string, unknown> => ({ ...memSpec(1, gb), attributes: { system: { duration: t } } });
+  runMatch(m, 'allocate', 1n, timed(3, 100), 0);
+  const r = runMatch(m, 'allocate_orelse_reserve', 2n, timed(2, 10), 0);
+  assert.equal(r.status, 'RESERVED');
+  assert.equal(r.match.start, 100);
+  assert.equal(runMatch(m, 'allocate_orelse_reserve', 3n, timed(1, 10), 0).status, 'ALLOCATED');
 });

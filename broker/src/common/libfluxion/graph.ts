@@ -135,13 +135,14 @@ export class ResourceGraph {
       });
     }
     if (this.allowed('memory') && n.memory) {
-      // Memory as a pool of 1 GB vertices per NUMA node (as flux-sched's GRUG recipes model it),
-      // ids local to the node: a job asking for `memory` count N takes N of them.
-      let id = 0;
-      for (const m of n.memory) {
+      // One memory vertex per NUMA node, a pool of its size in GB (flux-sched's memory vertices
+      // carry size and unit): a job asking for `memory` count N takes N GB from the pools.
+      n.memory.filter((m) => m.gb > 0).forEach((m, id) => {
         const p = keepSocket && m.socket !== undefined && socketV.has(m.socket) ? socketV.get(m.socket)! : node;
-        for (let k = 0; k < m.gb; k++) this.setUnit(this.add('memory', id++, n.rank, p), 'GB');
-      }
+        const v = this.add('memory', id, n.rank, p);
+        if (m.gb !== 1) this.sizes.set(v, m.gb);
+        this.setUnit(v, 'GB');
+      });
     }
   }
 

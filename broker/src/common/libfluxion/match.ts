@@ -19,7 +19,7 @@ import { errno, FluxError } from '../libflux/errno';
 import { encodeIdset } from '../libidset/idset';
 import { encodeHostlist } from '../libhostlist/hostlist';
 import { STATUS_DOWN, type ResourceGraph } from './graph';
-import { spansFree } from './planner';
+import { maxUsedOf, spansFree } from './planner';
 import { parseJobspec, totalOf, type Req } from './jobspec';
 
 export interface MatchPolicy {
@@ -85,6 +85,8 @@ export interface JobAlloc {
 
 export interface MatchResult {
   vertices: number[];
+  /** Units taken from pool vertices (absent: one, the whole vertex). */
+  amounts?: Map<number, number>;
   nodes: Map<number, [number, number, boolean]>;
   start: number;
   end: number;
@@ -100,7 +102,10 @@ interface Walk {
   end: number;
   static: boolean;
   picked: Set<number>;
-  journal: number[];
+  /** Picks in order, for rollback: a vertex, -node-1 for a node made exclusive, [vertex, units] for a pool. */
+  journal: (number | [number, number])[];
+  /** Units taken from pool vertices (memory: N GB of a vertex of size S). */
+  amounts: Map<number, number>;
   /** Node vertex → [cores, gpus] taken by this match so far. */
   used: Map<number, [number, number]>;
   exclusiveNodes: Set<number>;
@@ -159,9 +164,31 @@ export class Matcher {
     }
   }
 
+  /** Units of pool vertex c still free during the walk's window (beyond what it took already). */
+  private poolAvail(c: number, w: Walk): number {
+    if (!w.static && this.g.status[c] === STATUS_DOWN) return 0;
+    const used = w.static ? 0 : maxUsedOf(this.g.spans.get(c), w.start, w.end);
+    return this.g.sizeOf(c) - used - (w.amounts.get(c) ?? 0);
+  }
+
+  private takeFromPool(c: number, units: number, w: Walk): void {
+    w.picked.add(c);
+    w.amounts.set(c, (w.amounts.get(c) ?? 0) + units);
+    w.journal.push([c, units]);
+  }
+
   private rollback(w: Walk, mark: number): void {
     while (w.journal.length > mark) {
       const v = w.journal.pop()!;
+      if (Array.isArray(v)) {
+        const left = (w.amounts.get(v[0]) ?? 0) - v[1];
+        if (left > 0) w.amounts.set(v[0], left);
+        else {
+          w.amounts.delete(v[0]);
+          w.picked.delete(v[0]);
+        }
+        continue;
+      }
       if (v < 0) {
         w.exclusiveNodes.delete(-v - 1);
         continue;
@@ -198,6 +225,14 @@ export class Matcher {
       const excl = this.nodeExclusive(r);
       let found = 0;
       this.visit(v, t, w, need, (c) => {
+        if (LEAVES.has(r.type) && this.g.sizeOf(c) > 1) {
+          // a pool (memory): as many of its units as are free and still wanted
+          const take = Math.min(this.poolAvail(c, w), r.count - found);
+          if (take <= 0) return false;
+          this.takeFromPool(c, take, w);
+          found += take;
+          return found >= r.count;
+        }
         if (LEAVES.has(r.type)) {
           if (!this.leafFree(c, w)) return false;
           this.pick(c, w);
@@ -213,7 +248,15 @@ export class Matcher {
           if (excl) {
             // the whole subtree goes with it
             for (const x of this.g.subtree(c)) {
-              if (x !== c && LEAVES.has(this.g.typeOf(x)) && !w.picked.has(x)) {
+              if (x !== c && LEAVES.has(this.g.typeOf(x)) && this.g.sizeOf(x) > 1) {
+                // a pool goes whole with it: what is not taken yet must be free
+                const rest = this.g.sizeOf(x) - (w.amounts.get(x) ?? 0);
+                if (rest > 0 && this.poolAvail(x, w) < rest) {
+                  this.rollback(w, mark);
+                  return false;
+                }
+                if (rest > 0) this.takeFromPool(x, rest, w);
+              } else if (x !== c && LEAVES.has(this.g.typeOf(x)) && !w.picked.has(x)) {
                 if (!this.leafFree(x, w)) {
                   this.rollback(w, mark);
                   return false;
@@ -227,9 +270,7 @@ export class Matcher {
             }
           }
         }
-        // a leaf pool vertex (memory: N GB) counts for its size; everything else for one
-        found += LEAVES.has(r.type) ? this.g.sizeOf(c) : 1;
-        return found >= r.count;
+        return ++found >= r.count;
       });
       if (found < r.count) return false;
     }
@@ -258,12 +299,12 @@ export class Matcher {
 
   /** Find resources for `reqs` during [start, end); static = on an empty, all-up graph. */
   find(reqs: Req[], start: number, end: number, isStatic = false): MatchResult | undefined {
-    const w: Walk = { start, end, static: isStatic, picked: new Set(), journal: [], used: new Map(), exclusiveNodes: new Set() };
+    const w: Walk = { start, end, static: isStatic, picked: new Set(), journal: [], amounts: new Map(), used: new Map(), exclusiveNodes: new Set() };
     if (!this.satisfy(this.g.root, reqs, w)) return undefined;
     const nodes = new Map<number, [number, number, boolean]>();
     for (const [n, u] of w.used) nodes.set(n, [u[0], u[1], w.exclusiveNodes.has(n)]);
     for (const n of w.exclusiveNodes) if (!nodes.has(n)) nodes.set(n, [0, 0, true]);
-    return { vertices: [...w.picked], nodes, start, end };
+    return { vertices: [...w.picked], nodes, start, end, ...(w.amounts.size > 0 ? { amounts: w.amounts } : {}) };
   }
 
   /** Earliest window from `now` on (now, then each time something ends). */
@@ -288,7 +329,7 @@ export class Matcher {
     const g = this.g;
     for (const v of m.vertices) {
       const s = g.spans.get(v);
-      const span = { id, start: m.start, end: m.end, amount: 1 };
+      const span = { id, start: m.start, end: m.end, amount: m.amounts?.get(v) ?? 1 };
       if (s) s.push(span);
       else g.spans.set(v, [span]);
     }

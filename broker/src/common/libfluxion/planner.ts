@@ -20,21 +20,7 @@ export class Planner {
 
   /** Largest amount in use at any instant of [start, end). */
   maxUsed(start: number, end: number): number {
-    let used = 0;
-    let overlapping: Span[] | undefined;
-    for (const s of this.spans) {
-      if (s.start < end && s.end > start) (overlapping ??= []).push(s);
-    }
-    if (!overlapping) return 0;
-    if (overlapping.length === 1) return overlapping[0].amount;
-    // The maximum is reached at the window's start or at some span's start inside it.
-    const points = [start, ...overlapping.filter((s) => s.start > start).map((s) => s.start)];
-    for (const p of points) {
-      let u = 0;
-      for (const s of overlapping) if (s.start <= p && s.end > p) u += s.amount;
-      if (u > used) used = u;
-    }
-    return used;
+    return maxUsedOf(this.spans, start, end);
   }
 
   /** Units free throughout [start, end). */
@@ -54,6 +40,26 @@ export class Planner {
   endsAfter(t: number, out: Set<number>): void {
     for (const s of this.spans) if (s.end > t && Number.isFinite(s.end)) out.add(s.end);
   }
+}
+
+/** Largest amount a span list holds at any instant of [start, end) (a pool vertex's use). */
+export function maxUsedOf(spans: Span[] | undefined, start: number, end: number): number {
+  if (!spans) return 0;
+  let overlapping: Span[] | undefined;
+  for (const s of spans) {
+    if (s.start < end && s.end > start) (overlapping ??= []).push(s);
+  }
+  if (!overlapping) return 0;
+  if (overlapping.length === 1) return overlapping[0].amount;
+  // The maximum is reached at the window's start or at some span's start inside it.
+  let used = 0;
+  const points = [start, ...overlapping.filter((s) => s.start > start).map((s) => s.start)];
+  for (const p of points) {
+    let u = 0;
+    for (const s of overlapping) if (s.start <= p && s.end > p) u += s.amount;
+    if (u > used) used = u;
+  }
+  return used;
 }
 
 /** Does a span list (a leaf vertex's schedule) leave [start, end) free? */

@@ -10,7 +10,7 @@
  *
  * `resource.topo-report {rank, hostname, cores, gpus, coreSockets, numaNodes}` (rank 0)
  * takes a report; `resource.get` answers `{"R": …}` once R is known (EAGAIN before), and
- * `resource.topology` the sockets and NUMA nodes of each rank, which R v1 cannot carry.
+ * `resource.topology` the sockets, NUMA nodes and their memory of each rank, which R v1 cannot carry.
  *
  * Rank 0 also keeps what flux-core's resource module keeps there: which ranks
  * are online (monitor.ts), drained (drain.ts, rebuilt from resource.eventlog
@@ -37,6 +37,8 @@ interface Report {
   /** Finer than R v1 can say, kept for the Fluxion resource graph: socket of each core, NUMA nodes. */
   coreSockets?: number[];
   numaNodes?: number[];
+  /** GB of each NUMA node and its socket (the Fluxion graph's memory vertices). */
+  memory?: { gb: number; socket?: number }[];
 }
 
 function isReport(v: unknown, size: number): v is Report {
@@ -52,7 +54,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   const hostname = (await ctx.h.getattr('hostname').catch(() => m.hostname)) || m.hostname;
   const own: Report = {
     rank: ctx.rank, hostname, cores: m.cores.map((c) => c.index), gpus: [...Array(m.gpus).keys()],
-    coreSockets: m.cores.map((c) => c.socket), numaNodes: m.numaNodes,
+    coreSockets: m.cores.map((c) => c.socket), numaNodes: m.numaNodes, memory: m.memory.map((x) => ({ gb: x.gb, ...(x.socket !== undefined ? { socket: x.socket } : {}) })),
   };
   if (m.source !== 'sysfs') ctx.log('warning', 'no CPU topology in /sys: counting one core per CPU Node reports');
 
@@ -71,7 +73,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   }
 
   const reports = new Map<number, RankResources>();
-  const topology = new Map<number, { sockets: number[]; coreSockets: number[]; numaNodes: number[] }>();
+  const topology = new Map<number, { sockets: number[]; coreSockets: number[]; numaNodes: number[]; memory: { gb: number; socket?: number }[] }>();
   let R: Rlist | undefined;
   let pending: Rlist | undefined;
   const reslog = new Reslog(ctx.h, (s) => ctx.log('err', s), () => R?.toR());
@@ -95,7 +97,8 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   const take = async (r: Report): Promise<void> => {
     reports.set(r.rank, { rank: r.rank, hostname: r.hostname, cores: r.cores, gpus: r.gpus });
     const coreSockets = Array.isArray(r.coreSockets) && r.coreSockets.length === r.cores.length ? r.coreSockets : r.cores.map(() => 0);
-    topology.set(r.rank, { sockets: [...new Set(coreSockets)].sort((a, b) => a - b), coreSockets, numaNodes: r.numaNodes ?? [] });
+    const memory = Array.isArray(r.memory) ? r.memory.filter((x) => Number.isInteger(x?.gb) && x.gb >= 0) : [];
+    topology.set(r.rank, { sockets: [...new Set(coreSockets)].sort((a, b) => a - b), coreSockets, numaNodes: r.numaNodes ?? [], memory });
     if (reports.size === ctx.size && R === undefined) await publish();
   };
   ctx.serve('resource.topo-report', async (req) => {

@@ -31,9 +31,10 @@ export async function requireResource(ctx: ModuleContext): Promise<void> {
 
 /**
  * Follow sched-fluxion-resource's notify stream: `onLoaded` at its first
- * response; when the stream ends (the module went away), log and remove ourselves.
+ * response, `onChange` at each later one (ranks back up: what waits may run
+ * now); when the stream ends (the module went away), log and remove ourselves.
  */
-export function followResource(ctx: ModuleContext, onLoaded: () => void, where: string): void {
+export function followResource(ctx: ModuleContext, onLoaded: () => void, where: string, onChange?: () => void): void {
   void (async () => {
     let first = true;
     try {
@@ -42,7 +43,7 @@ export function followResource(ctx: ModuleContext, onLoaded: () => void, where: 
         if (first) {
           first = false;
           onLoaded();
-        }
+        } else onChange?.();
       }
       throw new FluxError(errno.ECANCELED);
     } catch (e) {

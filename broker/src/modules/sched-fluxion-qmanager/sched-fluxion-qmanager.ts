@@ -373,5 +373,5 @@ export const mod_main: ModuleMain = async (ctx, args) => {
     handshake().catch((e: unknown) => {
       if (!h.isClosed) ctx.log('err', `handshake: ${e instanceof Error ? e.message : String(e)}`);
     });
-  }, 'update_on_resource_response');
+  }, 'update_on_resource_response', () => cycle());
 };

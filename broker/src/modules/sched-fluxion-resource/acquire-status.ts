@@ -5,9 +5,7 @@
  * path); the matcher then places no new job there, while satisfiability still
  * counts it. Ranks reported up are marked up again.
  */
-import { FLAG_NORESPONSE } from '../../common/libflux/message';
 import { encodeIdset } from '../../common/libidset/idset';
-import { jsonPayload } from '../../common/libjob/rpc-json';
 import { STATUS_DOWN, STATUS_UP } from '../../common/libfluxion/graph';
 import type { Matcher } from '../../common/libfluxion/match';
 import type { ModuleContext } from '../../module/runtime';
@@ -21,15 +19,15 @@ export function markRanks(ctx: ModuleContext, m: Matcher, ranks: number[], st: n
   ctx.log('debug', `resource status changed (rankset=[${encodeIdset(ranks)}] status=${st === STATUS_UP ? 'UP' : 'DOWN'})`);
 }
 
-/** Mark the ranks not up at acquisition down, then follow the updates. */
-export function followAcquire(ctx: ModuleContext, m: Matcher, a: Acquired): void {
+/**
+ * Mark the ranks not up at acquisition down, then follow the updates; `upAgain` is told of
+ * ranks coming back (they can run jobs that wait: qmanager hears it on its notify stream).
+ */
+export function followAcquire(ctx: ModuleContext, m: Matcher, a: Acquired, upAgain: (ranks: number[]) => void): void {
   markRanks(ctx, m, m.g.ranks().filter((r) => !a.up.has(r)), STATUS_DOWN);
   a.follow((u) => {
     markRanks(ctx, m, u.down, STATUS_DOWN);
     markRanks(ctx, m, u.up, STATUS_UP);
-    // Ranks coming back can run jobs that wait. flux-sched's qmanager runs its loop on each
-    // notify response; ours acts on the first only, so nudge it with an empty sched.prioritize
-    // (valid RFC 27, changes no priority, and every scheduler re-runs its loop on it).
-    if (u.up.length > 0) ctx.h.rpc('sched.prioritize', jsonPayload({ jobs: [] }), { flags: FLAG_NORESPONSE });
+    if (u.up.length > 0) upAgain(u.up);
   }, (msg) => ctx.log('err', msg));
 }

@@ -32,7 +32,7 @@ import { Rlist } from '../../common/librlist/rlist';
 import { idField, payloadJson, respondJson } from '../../common/libjob/rpc-json';
 import { parseJobId } from '../../common/libjob/jobid';
 import { encodeIdset } from '../../common/libidset/idset';
-import { ALL_TYPES, ResourceGraph, STATUS_DOWN, STATUS_UP, type NodeDesc } from '../../common/libfluxion/graph';
+import { ALL_TYPES, ResourceGraph, STATUS_DOWN, STATUS_UP, type MemoryDesc, type NodeDesc } from '../../common/libfluxion/graph';
 import { GRAPH_END, MATCH_CMDS, Matcher, parsePolicy, runMatch, toJgf, type MatchCmd, type MatchPolicy } from '../../common/libfluxion/match';
 import { loadGrug } from '../../common/libfluxion/grug';
 import { loadJgf } from '../../common/libfluxion/jgf';
@@ -102,13 +102,16 @@ export function parseResourceArgs(args: string[], log: (sev: 'debug' | 'err', s:
   return { params, policy };
 }
 
-/** The nodes of an R v1 with the sockets `resource.topology` reports. */
-export function nodesFromR(R: unknown, topology: Record<string, { coreSockets?: number[] }> = {}): NodeDesc[] {
+type RankTopology = { coreSockets?: number[]; memory?: MemoryDesc[] };
+
+/** The nodes of an R v1 with the sockets and memory `resource.topology` reports. */
+export function nodesFromR(R: unknown, topology: Record<string, RankTopology> = {}): NodeDesc[] {
   const rl = Rlist.fromR(R);
   return rl.ranks.map((r) => {
     const t = topology[String(r.rank)];
     const cs = Array.isArray(t?.coreSockets) && t.coreSockets.length === r.cores.length ? t.coreSockets : undefined;
-    return { rank: r.rank, hostname: r.hostname || `node${r.rank}`, cores: r.cores, gpus: r.gpus, ...(cs ? { coreSockets: cs } : {}) };
+    const mem = Array.isArray(t?.memory) ? t.memory : undefined;
+    return { rank: r.rank, hostname: r.hostname || `node${r.rank}`, cores: r.cores, gpus: r.gpus, ...(cs ? { coreSockets: cs } : {}), ...(mem ? { memory: mem } : {}) };
   });
 }
 
@@ -171,7 +174,7 @@ export const mod_main: ModuleMain = async (ctx: ModuleContext, args: string[]) =
     } else {
       acquired = await acquireResources(h);
       const R = acquired.R;
-      let topo: Record<string, { coreSockets?: number[] }> = {};
+      let topo: Record<string, RankTopology> = {};
       try {
         topo = (await h.rpc('resource.topology', {}).get<{ ranks: typeof topo }>()).ranks ?? {};
       } catch (e) {
@@ -186,7 +189,9 @@ export const mod_main: ModuleMain = async (ctx: ModuleContext, args: string[]) =
     ctx.log('debug', `resource status: rankset=[${ranks.length ? `${ranks[0]}-${ranks[ranks.length - 1]}` : ''}] up; ${g.size} vertices, ${g.edges} edges`);
     ctx.log('debug', 'mod_main: resource graph database loaded');
     const m = new Matcher(g, policy);
-    if (acquired) followAcquire(ctx, m, acquired);
+    if (acquired) followAcquire(ctx, m, acquired, (up) => {
+      for (const r of notifiers) respondJson(r, { resources: 'up', up: encodeIdset(up) });
+    });
     for (const r of notifiers) respondJson(r, { resources: 'loaded' });
     return m;
   };
@@ -195,6 +200,8 @@ export const mod_main: ModuleMain = async (ctx: ModuleContext, args: string[]) =
     ctx.log('err', `can't populate the resource graph: ${e instanceof Error ? e.message : String(e)}`);
     throw e;
   }));
+  // A graph from a file needs no other rank: a bad file fails the load itself, as in flux-sched.
+  if (params['load-file']) await graph();
 
   const jobidOf = (v: unknown): bigint => {
     if (typeof v === 'string') return parseJobId(v);
