@@ -17,7 +17,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FLUX_JS, ROOT, childEnv, run, start } from './proc';
 import { ResourceGraph, type NodeDesc } from '../broker/src/common/libfluxion/graph';
-import { Matcher, parsePolicy, runMatch } from '../broker/src/common/libfluxion/match';
+import { Matcher } from '../broker/src/common/libfluxion/match';
+import { parsePolicy } from '../broker/src/common/libfluxion/policy';
+import { runMatch } from '../broker/src/common/libfluxion/match-cmd';
 import { median, type Row } from './stats';
 
 export interface FluxionResult {

@@ -6,7 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadGrug } from '../../broker/src/common/libfluxion/grug';
 import { ResourceGraph } from '../../broker/src/common/libfluxion/graph';
-import { Matcher, parsePolicy, runMatch, toJgf } from '../../broker/src/common/libfluxion/match';
+import { Matcher } from '../../broker/src/common/libfluxion/match';
+import { parsePolicy } from '../../broker/src/common/libfluxion/policy';
+import { runMatch } from '../../broker/src/common/libfluxion/match-cmd';
+import { toJgf } from '../../broker/src/common/libfluxion/jgf';
 
 /** A recipe of our own: cluster "mini" → 3 nodes → 2 sockets → 4 cores (ids per node) and 2 × 4 GB memory. */
 function recipe(extra = '', edgesExtra = ''): string {

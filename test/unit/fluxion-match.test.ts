@@ -6,7 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ResourceGraph, type NodeDesc } from '../../broker/src/common/libfluxion/graph';
-import { Matcher, parsePolicy, runMatch, toJgf, MATCH_POLICIES, GRAPH_END } from '../../broker/src/common/libfluxion/match';
+import { Matcher, GRAPH_END } from '../../broker/src/common/libfluxion/match';
+import { parsePolicy, MATCH_POLICIES } from '../../broker/src/common/libfluxion/policy';
+import { runMatch } from '../../broker/src/common/libfluxion/match-cmd';
+import { toJgf } from '../../broker/src/common/libfluxion/jgf';
 import { Planner } from '../../broker/src/common/libfluxion/planner';
 import { jobspecFromCommandLine } from '../../broker/src/common/libjob/jobspec-cli';
 

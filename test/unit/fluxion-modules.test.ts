@@ -10,7 +10,10 @@ import { parseResourceArgs, nodesFromR } from '../../broker/src/modules/sched-fl
 import { jobR, parseQmanagerArgs, reservationLimit } from '../../broker/src/modules/sched-fluxion-qmanager/sched-fluxion-qmanager';
 import { loadJgf } from '../../broker/src/common/libfluxion/jgf';
 import { ResourceGraph } from '../../broker/src/common/libfluxion/graph';
-import { Matcher, parsePolicy, runMatch, toJgf } from '../../broker/src/common/libfluxion/match';
+import { Matcher } from '../../broker/src/common/libfluxion/match';
+import { parsePolicy } from '../../broker/src/common/libfluxion/policy';
+import { runMatch } from '../../broker/src/common/libfluxion/match-cmd';
+import { toJgf } from '../../broker/src/common/libfluxion/jgf';
 import { pyDumps } from '../../broker/src/cmd/ion-resource';
 
 const errnum = (n: number) => (e: unknown): boolean => (e as { errnum?: number }).errnum === n;

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import { FluxError, strerror, errno } from '../common/libflux/errno';
 import { parseJobId } from '../common/libjob/jobid';
 import { jsonPayload } from '../common/libjob/rpc-json';
-import { MATCH_CMDS } from '../common/libfluxion/match';
+import { MATCH_CMDS } from '../common/libfluxion/match-cmd';
 import { Exit, errln, open, out } from './cli';
 
 const PROG = 'flux-ion-resource.py';

@@ -70,3 +70,26 @@ export function loadJgf(doc: unknown, allowlist?: string[]): ResourceGraph {
   g.buildTime = (performance.now() - t0) / 1000;
   return g;
 }
+
+/** JGF (JSON Graph Format) of the given vertices and their ancestors, as flux-sched writes it. */
+export function toJgf(g: ResourceGraph, vertices?: number[], extra?: (v: number) => Record<string, unknown>): Record<string, unknown> {
+  let set: number[];
+  if (vertices) {
+    const s = new Set<number>();
+    for (const v of vertices) for (let x = v; x >= 0 && !s.has(x); x = g.parent[x]) s.add(x);
+    set = [...s].sort((a, b) => a - b);
+  } else {
+    set = Array.from({ length: g.size }, (_, i) => i);
+  }
+  const inSet = new Set(set);
+  const nodes = set.map((v) => ({
+    id: String(v),
+    metadata: {
+      type: g.typeOf(v), basename: g.basename(v), name: g.name(v), id: g.id[v], uniq_id: v, rank: g.rank[v],
+      exclusive: false, unit: g.unitOf(v), size: g.sizeOf(v), paths: { containment: g.path(v) }, ...(extra ? extra(v) : {}),
+    },
+  }));
+  const edges = set.filter((v) => g.parent[v] >= 0 && inSet.has(g.parent[v]))
+    .map((v) => ({ source: String(g.parent[v]), target: String(v), metadata: { name: { containment: 'contains' } } }));
+  return { graph: { nodes, edges } };
+}

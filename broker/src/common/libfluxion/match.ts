@@ -1,11 +1,8 @@
 /**
  * Matching a jobspec against the resource graph, and the schedule kept on it.
  *
- * Policies are flux-sched's names for a few switches: which end of the ids to
- * prefer (`high`/`low`), node-centric scoring, node-exclusive allocation and
- * stopping at the first match. `first` (the default) prefers the highest ids,
- * so a one-node job on 4 ranks lands on rank 3 first, as recorded. Custom
- * strings (`policy=low node_exclusive=true`) are accepted too.
+ * The policy (policy.ts) says which end of the ids to prefer and whether
+ * nodes go whole; the match commands are match-cmd.ts.
  *
  * The traversal is depth first, greedy, in policy order: for each request
  * vertex it looks for `count` vertices of the type below the current one
@@ -20,52 +17,9 @@ import { encodeIdset } from '../libidset/idset';
 import { encodeHostlist } from '../libhostlist/hostlist';
 import { STATUS_DOWN, type ResourceGraph } from './graph';
 import { maxUsedOf, spansFree } from './planner';
-import { parseJobspec, totalOf, type Req } from './jobspec';
-
-export interface MatchPolicy {
-  name: string;
-  high: boolean;
-  nodeCentric: boolean;
-  nodeExclusive: boolean;
-  stopOn1: boolean;
-}
-
-const NAMED: Record<string, string> = {
-  first: 'policy=high node_centric=true stop_on_1_matches=true',
-  firstnodex: 'policy=high node_centric=true node_exclusive=true stop_on_1_matches=true',
-  high: 'policy=high',
-  low: 'policy=low',
-  lonode: 'policy=low node_centric=true',
-  hinode: 'policy=high node_centric=true',
-  lonodex: 'policy=low node_centric=true node_exclusive=true',
-  hinodex: 'policy=high node_centric=true node_exclusive=true',
-};
-export const MATCH_POLICIES = Object.keys(NAMED);
-
-/** The policy, or a FluxError(EINVAL) naming what is wrong. */
-export function parsePolicy(name: string): MatchPolicy {
-  const spec = NAMED[name] ?? name;
-  const p: MatchPolicy = { name, high: false, nodeCentric: false, nodeExclusive: false, stopOn1: false };
-  let dir: string | undefined;
-  for (const opt of spec.split(' ').filter((s) => s !== '')) {
-    const [k, v] = opt.split('=');
-    if (k === 'policy') {
-      if (v !== 'high' && v !== 'low') throw new FluxError(errno.EINVAL, 'policy key within custom policy accepts only low or high');
-      dir = v;
-    } else if (k === 'node_centric' || k === 'node_exclusive' || k === 'stop_on_1_matches') {
-      if (v !== 'true' && v !== 'false') throw new FluxError(errno.EINVAL, `Policy option ${k} requires true or false, got ${v ?? ''}`);
-      const b = v === 'true';
-      if (k === 'node_centric') p.nodeCentric = b;
-      else if (k === 'node_exclusive') p.nodeExclusive = b;
-      else p.stopOn1 = b;
-    } else {
-      throw new FluxError(errno.EINVAL, `invalid policy option: ${k}`);
-    }
-  }
-  if (!dir) throw new FluxError(errno.EINVAL, `invalid policy option: ${name}`);
-  p.high = dir === 'high';
-  return p;
-}
+import { totalOf, type Req } from './jobspec';
+import { toJgf } from './jgf';
+import type { MatchPolicy } from './policy';
 
 export type JobState = 'ALLOCATED' | 'RESERVED';
 
@@ -449,87 +403,4 @@ function decodeSet(s: string): number[] {
     for (let i = a; i <= (b ?? a); i++) out.push(i);
   }
   return out;
-}
-
-/** JGF (JSON Graph Format) of the given vertices and their ancestors, as flux-sched writes it. */
-export function toJgf(g: ResourceGraph, vertices?: number[], extra?: (v: number) => Record<string, unknown>): Record<string, unknown> {
-  let set: number[];
-  if (vertices) {
-    const s = new Set<number>();
-    for (const v of vertices) for (let x = v; x >= 0 && !s.has(x); x = g.parent[x]) s.add(x);
-    set = [...s].sort((a, b) => a - b);
-  } else {
-    set = Array.from({ length: g.size }, (_, i) => i);
-  }
-  const inSet = new Set(set);
-  const nodes = set.map((v) => ({
-    id: String(v),
-    metadata: {
-      type: g.typeOf(v), basename: g.basename(v), name: g.name(v), id: g.id[v], uniq_id: v, rank: g.rank[v],
-      exclusive: false, unit: g.unitOf(v), size: g.sizeOf(v), paths: { containment: g.path(v) }, ...(extra ? extra(v) : {}),
-    },
-  }));
-  const edges = set.filter((v) => g.parent[v] >= 0 && inSet.has(g.parent[v]))
-    .map((v) => ({ source: String(g.parent[v]), target: String(v), metadata: { name: { containment: 'contains' } } }));
-  return { graph: { nodes, edges } };
-}
-
-export interface MatchOutcome {
-  status: 'ALLOCATED' | 'RESERVED' | 'MATCHED';
-  match: MatchResult;
-}
-
-export type MatchCmd = 'allocate' | 'allocate_with_satisfiability' | 'allocate_orelse_reserve' | 'without_allocating' | 'without_allocating_future' | 'satisfiability';
-export const MATCH_CMDS: MatchCmd[] = ['allocate', 'allocate_with_satisfiability', 'allocate_orelse_reserve', 'without_allocating', 'without_allocating_future', 'satisfiability'];
-
-/**
- * flux-sched's match commands on a Matcher: EBUSY when nothing is free now (or
- * ever, for reserve), ENODEV when the graph could never hold the request.
- */
-export function runMatch(m: Matcher, cmd: MatchCmd, jobid: bigint, jobspec: unknown, now: number): MatchOutcome {
-  const req = parseJobspec(jobspec);
-  const end = req.duration > 0 ? now + req.duration : Infinity;
-  const t0 = performance.now();
-  const sat = (): void => {
-    if (!m.find(req.resources, 0, Infinity, true)) throw new FluxError(errno.ENODEV, 'Unsatisfiable request');
-  };
-  switch (cmd) {
-    case 'satisfiability':
-      sat();
-      return { status: 'MATCHED', match: { vertices: [], nodes: new Map(), start: now, end } };
-    case 'without_allocating': {
-      const r = m.find(req.resources, now, end);
-      if (!r) throw new FluxError(errno.EBUSY, 'Device or resource busy');
-      return { status: 'MATCHED', match: r };
-    }
-    case 'without_allocating_future': {
-      const r = m.findEarliest(req.resources, now, req.duration);
-      if (!r) throw new FluxError(errno.EBUSY, 'Device or resource busy');
-      return { status: 'MATCHED', match: r };
-    }
-    case 'allocate':
-    case 'allocate_with_satisfiability': {
-      const r = m.find(req.resources, now, end);
-      if (!r) {
-        if (cmd === 'allocate_with_satisfiability') {
-          if (!m.find(req.resources, 0, Infinity, true)) throw new FluxError(errno.ENODEV, 'No such device');
-        }
-        throw new FluxError(errno.EBUSY, 'Device or resource busy');
-      }
-      m.commit(jobid, r, 'ALLOCATED', (performance.now() - t0) / 1000);
-      return { status: 'ALLOCATED', match: r };
-    }
-    case 'allocate_orelse_reserve': {
-      const r = m.findEarliest(req.resources, now, req.duration);
-      if (!r) {
-        sat();
-        throw new FluxError(errno.EBUSY, 'Device or resource busy');
-      }
-      const state = r.start > now ? 'RESERVED' : 'ALLOCATED';
-      m.commit(jobid, r, state, (performance.now() - t0) / 1000);
-      return { status: state, match: r };
-    }
-    default:
-      throw new FluxError(errno.EINVAL, `unknown match command: ${String(cmd)}`);
-  }
 }

@@ -33,9 +33,11 @@ import { idField, payloadJson, respondJson } from '../../common/libjob/rpc-json'
 import { parseJobId } from '../../common/libjob/jobid';
 import { encodeIdset } from '../../common/libidset/idset';
 import { ALL_TYPES, ResourceGraph, STATUS_DOWN, STATUS_UP, type MemoryDesc, type NodeDesc } from '../../common/libfluxion/graph';
-import { GRAPH_END, MATCH_CMDS, Matcher, parsePolicy, runMatch, toJgf, type MatchCmd, type MatchPolicy } from '../../common/libfluxion/match';
+import { GRAPH_END, Matcher } from '../../common/libfluxion/match';
+import { MATCH_CMDS, runMatch, type MatchCmd } from '../../common/libfluxion/match-cmd';
+import { parsePolicy, type MatchPolicy } from '../../common/libfluxion/policy';
 import { loadGrug } from '../../common/libfluxion/grug';
-import { loadJgf } from '../../common/libfluxion/jgf';
+import { loadJgf, toJgf } from '../../common/libfluxion/jgf';
 import type { Responder } from '../../broker/service';
 import type { ModuleContext, ModuleMain } from '../../module/runtime';
 
