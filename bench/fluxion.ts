@@ -37,6 +37,9 @@ export interface FluxionResult {
   cliMs: number[];
   /** `flux start --test-size=4 true` with Fluxion (the default). */
   startMs: number[];
+  /** jobs/s of 1,000 real and 1,000 simulated (testexec) jobs under Fluxion. */
+  realJobs: number[];
+  simJobs: number[];
 }
 
 function cliEnv(uri?: string): NodeJS.ProcessEnv {
@@ -47,7 +50,7 @@ function cliEnv(uri?: string): NodeJS.ProcessEnv {
 }
 
 /** The CLI against a live instance, and a whole instance's start and stop, with Fluxion. */
-async function benchLive(): Promise<{ cliMs: number[]; startMs: number[] }> {
+async function benchLive(): Promise<{ cliMs: number[]; startMs: number[]; realJobs: number[]; simJobs: number[] }> {
   const startMs: number[] = [];
   for (let i = 0; i < 3; i++) {
     const r = await run(process.execPath, [FLUX_JS, 'start', '--test-size=4', 'true'], { timeoutMs: 60_000, env: cliEnv() });
@@ -61,6 +64,8 @@ async function benchLive(): Promise<{ cliMs: number[]; startMs: number[] }> {
     timeoutMs: 300_000, stdin: 'pipe', env: cliEnv(),
   });
   const cliMs: number[] = [];
+  const realJobs: number[] = [];
+  const simJobs: number[] = [];
   try {
     const uri = (await inst.waitLine(/^BENCH_URI=(\S+)$/m, 60_000))[1];
     for (let i = 0; i < 8; i++) {
@@ -68,12 +73,22 @@ async function benchLive(): Promise<{ cliMs: number[]; startMs: number[] }> {
       if (r.code !== 0) throw new Error(`flux ion-resource: exit ${r.code ?? r.signal}: ${r.stderr.trim().slice(-200)}`);
       cliMs.push(r.exitedAt - r.spawnedAt);
     }
+    // jobs under Fluxion (its matches of the CLI above released first): real, then simulated
+    await run(process.execPath, [FLUX_JS, 'module', 'reload', 'sched-fluxion-resource'], { timeoutMs: 60_000, env: cliEnv(uri) });
+    await run(process.execPath, [FLUX_JS, 'module', 'reload', 'sched-fluxion-qmanager'], { timeoutMs: 60_000, env: cliEnv(uri) });
+    const rate = async (extra: string[]): Promise<number> => {
+      const r = await run(process.execPath, [FLUX_JS, 'submit', '--cc=1-1000', '--quiet', '--wait', ...extra, 'true'], { timeoutMs: 600_000, env: cliEnv(uri) });
+      if (r.code !== 0) throw new Error(`flux submit: exit ${r.code ?? r.signal}: ${r.stderr.trim().slice(-200)}`);
+      return 1000 / ((r.exitedAt - r.spawnedAt) / 1000);
+    };
+    realJobs.push(await rate([]));
+    simJobs.push(await rate(['--setattr=system.exec.test.run_duration=0.001s']));
   } finally {
     inst.child.stdin?.end();
     await inst.done;
     await fs.promises.rm(dir, { recursive: true, force: true });
   }
-  return { cliMs, startMs };
+  return { cliMs, startMs, realJobs, simJobs };
 }
 
 export function synthNodes(n: number, sockets: number, coresPerSocket: number): NodeDesc[] {
@@ -150,6 +165,8 @@ export function fluxionRows(r: FluxionResult): Row[] {
     { metric: 'match, one core, 256 nodes × 32 cores (mean)', ours: r.matchMeanMs, runs: `${r.matchMs.length} jobs`, ref: 1.1, note: `median ${r.matchMedianMs.toFixed(3)} ms, p99 ${r.matchP99Ms.toFixed(3)} ms; flux-sched 1.1 ms, goal ≤ 0.5 ms` },
     { metric: '`flux ion-resource match allocate` (CLI)', ours: median(r.cliMs), runs: `${r.cliMs.length} runs`, ref: 186, note: 'spawn → exit on 4 ranks; flux-sched 186 ms (Python start-up), goal ≤ 50 ms' },
     { metric: 'flux start --test-size=4 true, Fluxion', ours: median(r.startMs), runs: `${r.startMs.length} runs`, ref: 1330, note: 'flux-sched + flux-core 1.33 s' },
+    { metric: '1,000 real jobs under Fluxion (submit --cc=1-1000 --wait true)', ours: median(r.realJobs), unit: 'rps', runs: `${r.realJobs.length} run`, ref: 47.4, note: 'flux-sched 47.4 jobs/s' },
+    { metric: '1,000 simulated jobs under Fluxion (testexec, 1 ms)', ours: median(r.simJobs), unit: 'rps', runs: `${r.simJobs.length} run`, ref: 159, note: 'flux-sched 159 jobs/s (throughput.py)' },
     { metric: 'build a 16,384-node graph', ours: median(r.bigBuildMs), runs: `${r.bigBuildMs.length} runs`, ref: 11_000, note: `${r.bigVertices} vertices; flux-sched 11 s, goal ≤ 3 s` },
     { metric: 'memory of the 16,384-node graph', ours: r.bigRssMiB * 1024, unit: 'kib', runs: '1 run', ref: 1.78 * 1024 * 1024, note: `RSS growth; heap ${r.bigHeapMiB.toFixed(0)} MiB; flux-sched 1.78 GB, goal ≤ 400 MB` },
   ];

@@ -6,6 +6,9 @@
  *      clean (followed on job-manager.events-journal with the extension's JobsJournal)
  *   C. `flux submit --cc=1-100 -N4 --quiet --wait true` (4-node jobs), then sequential
  *      `flux run true` and `flux run -N4 true` (median of RUNS)
+ *   D. simulated execution as flux-core's src/test/throughput.py -n 1000 measures it: 1,000
+ *      jobs with `attributes.system.exec.test.run_duration=0.001s` (job-exec's testexec: no
+ *      process), submitted and waited for (`--wait`)
  * CLI rows are spawn -> exit of `node dist/flux.js` (NODE_EXTRA_CA_CERTS removed, as in §7).
  */
 import * as fs from 'node:fs';
@@ -134,6 +137,14 @@ export async function benchJobs(log: (s: string) => void): Promise<{ rows: Row[]
     log(`jobs: flux run true: median ${median(samples.run)} ms; flux run -N4 true: median ${median(samples.runN4)} ms`);
   }));
 
+  await attempt('D (simulated execution)', () => withInstance(async (uri) => {
+    for (let rep = 1; rep <= 2; rep++) {
+      const ms = await timed(uri, ['submit', '--cc=1-1000', '--quiet', '--wait', '--setattr=system.exec.test.run_duration=0.001s', 'true']);
+      add('sim', 1000 / (ms / 1000));
+      log(`jobs: rep${rep}: 1000 simulated jobs (testexec, 1 ms): ${ms} ms => ${(1000 / (ms / 1000)).toFixed(1)} jobs/s`);
+    }
+  }));
+
   load.push(os.loadavg()[0]);
   return { rows: jobsRows(samples, rssKiB), raw: { samples, rssKiB, load }, problems };
 }
@@ -146,6 +157,7 @@ const REF = {
   n4: 15.4,
   run: 168.6,
   runN4: 193.7,
+  sim: 153.5, // throughput.py -n 1000: 153.4–153.7 jobs/s
   rssAfter1000: 438_572,
   rssIdle: 15_860,
 };
@@ -168,6 +180,7 @@ export function jobsRows(samples: Record<string, number[]>, rss: Record<string, 
     rate('n4', 'flux submit --cc=1-100 -N4 --wait true (4-node jobs, jobs/s)', 'flux-core 15.4 jobs/s'),
     time('run', 'flux run true (sequential, one at a time)', 'flux-core 168.6 ms'),
     time('runN4', 'flux run -N4 true', 'flux-core 193.7 ms'),
+    rate('sim', 'simulated execution, 1,000 testexec jobs of 1 ms (jobs/s)', 'flux-core throughput.py -n 1000: 153.4–153.7 jobs/s'),
   ];
   if (Number.isFinite(rss.after1000)) {
     rows.push({ metric: 'rank 0 RSS after 1,000 jobs', ours: rss.after1000, unit: 'kib', runs: '1 run', ref: REF.rssAfter1000,

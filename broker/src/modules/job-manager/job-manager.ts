@@ -110,7 +110,7 @@ export const mod_main: ModuleMain = async (ctx, args) => {
   const annotated = (job: Job): void => post(job, 'annotations', { annotations: job.sm.annotations ?? null }, false);
   const sched: SchedulerLink = new SchedulerLink(ctx, jobs, {
     post: (job, name, c) => post(job, name, c), annotated, advance, quiet,
-    started: (job): boolean => queues.started(job), changed: (): void => queues.check(),
+    started: (job): boolean => queues.started(job), anyStarted: (): boolean => queues.anyStarted(), changed: (): void => queues.check(),
   });
   const queues: JobQueues = new JobQueues(ctx, {
     jobs, schedReady: () => sched.ready, allocPending: () => sched.allocPending,

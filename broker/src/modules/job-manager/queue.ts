@@ -155,6 +155,13 @@ export class JobQueues {
     return `job submission${name !== undefined ? ` to ${name}` : ''} is disabled: ${q.disableReason ?? ''}`;
   }
 
+  /** Is any queue started (else nothing gets an alloc, and nothing need be looked at)? */
+  anyStarted(): boolean {
+    if (this.anon) return this.anon.start;
+    for (const q of this.named.values()) if (q.start) return true;
+    return false;
+  }
+
   /** May this job get an alloc now? */
   started(job: Job): boolean {
     if (this.anon) return this.anon.start;

@@ -36,6 +36,8 @@ export interface SchedHooks {
   quiet(e: unknown): void;
   /** The job's queue is started (flux queue start/stop): only then does it get an alloc. */
   started(job: Job): boolean;
+  /** Some queue is started (when none is, the jobs waiting are not even looked at). */
+  anyStarted(): boolean;
   /** Allocs outstanding or jobs holding resources may have changed (flux queue idle waits on it). */
   changed(): void;
 }
@@ -126,7 +128,7 @@ export class SchedulerLink {
   schedule(): void {
     if (!this.sched) return;
     const room = this.sched.limit > 0 ? this.sched.limit - this.outstanding : Infinity;
-    if (room <= 0 || this.waiting.size === 0) return;
+    if (room <= 0 || this.waiting.size === 0 || !this.hooks.anyStarted()) return;
     const ready: Job[] = [];
     for (const j of this.waiting) {
       if (j.sm.state !== STATE_SCHED || j.allocPending) this.waiting.delete(j);
