@@ -74,8 +74,11 @@ async function benchLive(): Promise<{ cliMs: number[]; startMs: number[]; realJo
       cliMs.push(r.exitedAt - r.spawnedAt);
     }
     // jobs under Fluxion (its matches of the CLI above released first): real, then simulated
-    await run(process.execPath, [FLUX_JS, 'module', 'reload', 'sched-fluxion-resource'], { timeoutMs: 60_000, env: cliEnv(uri) });
-    await run(process.execPath, [FLUX_JS, 'module', 'reload', 'sched-fluxion-qmanager'], { timeoutMs: 60_000, env: cliEnv(uri) });
+    // (qmanager leaves when the resource module goes, as flux-sched's does: load it again after)
+    for (const cmd of [['remove', 'sched-fluxion-qmanager'], ['reload', 'sched-fluxion-resource'], ['load', 'sched-fluxion-qmanager']]) {
+      const r = await run(process.execPath, [FLUX_JS, 'module', ...cmd], { timeoutMs: 60_000, env: cliEnv(uri) });
+      if (r.code !== 0) throw new Error(`flux module ${cmd.join(' ')}: exit ${r.code ?? r.signal}: ${r.stderr.trim().slice(-200)}`);
+    }
     const rate = async (extra: string[]): Promise<number> => {
       const r = await run(process.execPath, [FLUX_JS, 'submit', '--cc=1-1000', '--quiet', '--wait', ...extra, 'true'], { timeoutMs: 600_000, env: cliEnv(uri) });
       if (r.code !== 0) throw new Error(`flux submit: exit ${r.code ?? r.signal}: ${r.stderr.trim().slice(-200)}`);
