@@ -51,3 +51,15 @@ test('--input feeds every task; without it flux run forwards its stdin (/dev/nul
   assert.equal(plain.status, 0, plain.stderr);
   assert.equal(plain.stdout, '');
 });
+
+test('flux submit --watch prints every job\'s output in submission order and exits with the largest code', async () => {
+  const r = await flux(['submit', '--cc=1-3', '--watch', 'sh', '-c', 'echo job {cc}; exit {cc}'], inst.env);
+  assert.equal(r.status, 3, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 6, r.stdout);
+  assert.deepEqual(lines.slice(3), ['job 1', 'job 2', 'job 3']);
+  assert.match(r.stderr, /task\(s\) exited with exit code 3/);
+  const ok = await flux(['submit', '--quiet', '--watch', '-n2', '-l', 'echo', 'hi'], inst.env);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual(ok.stdout.trim().split('\n').sort(), ['0: hi', '1: hi']);
+});

@@ -53,6 +53,7 @@ const SUBMIT_ONLY: OptionSpec[] = [
   { name: 'cc', hasArg: 1, arginfo: 'IDSET', usage: 'Replicate job for each ID in IDSET. (FLUX_JOB_CC=ID will be set for each job submitted)' },
   { name: 'bcc', hasArg: 1, arginfo: 'IDSET', usage: 'Like --cc, but FLUX_JOB_CC is not set' },
   { name: 'wait', usage: 'Wait for all jobs to complete' },
+  { name: 'watch', usage: 'Display output from all jobs. Implies --wait' },
   { name: 'quiet', usage: 'Do not print jobid to stdout on submission' },
 ];
 
@@ -174,7 +175,14 @@ export async function submit(argv: string[]): Promise<void> {
       ids.push(id);
       if (!has(o, 'quiet')) out.write(`${encodeF58(id)}\n`);
     }
-    if (has(o, 'wait')) {
+    if (has(o, 'watch')) {
+      // each job's output in submission order (those still running are followed live),
+      // exit code the largest of theirs, as with --wait
+      await out.flush();
+      let rc = 0;
+      for (const id of ids) rc = Math.max(rc, await attachJob(h, id, { labelIo: has(o, 'label-io') }));
+      if (rc !== 0) throw new Exit(rc);
+    } else if (has(o, 'wait')) {
       let rc = 0;
       await out.flush();
       await Promise.all(ids.map(async (id) => {
