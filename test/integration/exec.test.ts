@@ -12,13 +12,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { FLUX, ROOT, alive, startInstance, waitGone, type Instance } from './helpers';
+import { FLUX, ROOT, alive, shell, startInstance, waitGone, type Instance, BIN } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { FluxError } from '../../broker/src/common/libflux/errno';
 import { FLAG_STREAMING, getJson } from '../../broker/src/common/libflux/message';
 
 const REF = path.resolve(ROOT, '../shared/reference/flux-core-behaviour');
-const BIN = path.join(ROOT, 'dist', 'bin');
 
 interface ShResult {
   stdout: string;
@@ -28,26 +27,7 @@ interface ShResult {
 
 /** Run a shell command line in the instance (flux on PATH), optionally feeding stdin. */
 function sh(inst: Instance, line: string, input?: Buffer | string, timeoutMs = 60_000): Promise<ShResult> {
-  return new Promise((resolve, reject) => {
-    const env = { ...inst.env, PATH: `${BIN}:${process.env.PATH ?? ''}` };
-    const c = spawn('/bin/sh', ['-c', line], { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    c.stdout!.on('data', (d: Buffer) => out.push(d));
-    c.stderr!.on('data', (d: Buffer) => err.push(d));
-    if (input !== undefined) {
-      c.stdin?.on('error', () => {});
-      c.stdin?.end(input);
-    }
-    const t = setTimeout(() => {
-      c.kill('SIGKILL');
-      reject(new Error(`${line}: timed out`));
-    }, timeoutMs);
-    c.on('exit', (status) => {
-      clearTimeout(t);
-      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), status });
-    });
-  });
+  return shell(line, inst.env, { input, timeoutMs });
 }
 
 /** A running `flux exec` whose output we watch as it comes. */

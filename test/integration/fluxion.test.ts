@@ -13,13 +13,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
-import { ROOT, startInstance, type Instance } from './helpers';
+import { shell, startInstance, type Instance } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { parseJobId } from '../../broker/src/common/libjob/jobid';
 import { probeMachine } from '../../broker/src/common/librlist/probe';
 
-const BIN = path.join(ROOT, 'dist', 'bin');
 let inst: Instance;
 let tmp: string;
 
@@ -30,23 +28,9 @@ interface ShResult {
 }
 
 function sh(line: string, timeoutMs = 60_000): Promise<ShResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...inst.env, PATH: `${BIN}:${process.env.PATH ?? ''}` };
-    delete env.FLUX_MODPROBE_PATH;
-    const c = spawn('/bin/sh', ['-c', line], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: tmp });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => {
-      c.kill('SIGKILL');
-      reject(new Error(`${line}: timed out`));
-    }, timeoutMs);
-    c.on('exit', (status) => {
-      clearTimeout(t);
-      resolve({ stdout, stderr, status });
-    });
-  });
+  const env: NodeJS.ProcessEnv = { ...inst.env };
+  delete env.FLUX_MODPROBE_PATH;
+  return shell(line, env, { cwd: tmp, timeoutMs });
 }
 
 async function ok(line: string): Promise<string> {

@@ -14,23 +14,40 @@ export interface Result {
   status: number | null;
 }
 
-/** Run `flux ARGS...` to completion. */
-export function flux(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000): Promise<Result> {
+/** Where `flux` (the built CLI) is, for PATH in shell lines. */
+export const BIN = path.join(ROOT, 'dist', 'bin');
+
+/** Run a child to its exit, collecting its output; stdin is `input` (or /dev/null). */
+function collect(file: string, args: string[], what: string, o: { env: NodeJS.ProcessEnv; cwd?: string; input?: Buffer | string; timeoutMs: number }): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [FLUX, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const c = spawn(file, args, { env: o.env, cwd: o.cwd, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    c.stdout!.on('data', (d: Buffer) => out.push(d));
+    c.stderr!.on('data', (d: Buffer) => err.push(d));
+    if (o.input !== undefined) {
+      c.stdin?.on('error', () => {});
+      c.stdin?.end(o.input);
+    }
     const t = setTimeout(() => {
       c.kill('SIGKILL');
-      reject(new Error(`flux ${args.join(' ')}: timed out`));
-    }, timeoutMs);
+      reject(new Error(`${what}: timed out`));
+    }, o.timeoutMs);
     c.on('exit', (status) => {
       clearTimeout(t);
-      resolve({ stdout, stderr, status });
+      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), status });
     });
   });
+}
+
+/** Run `flux ARGS...` to completion. */
+export function flux(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000): Promise<Result> {
+  return collect(process.execPath, [FLUX, ...args], `flux ${args.join(' ')}`, { env, timeoutMs });
+}
+
+/** Run a shell line to completion with `flux` first on PATH, in `env` (usually an instance's). */
+export function shell(line: string, env: NodeJS.ProcessEnv, o: { cwd?: string; input?: Buffer | string; timeoutMs?: number } = {}): Promise<Result> {
+  return collect('/bin/sh', ['-c', line], line, { env: { ...env, PATH: `${BIN}:${process.env.PATH ?? ''}` }, cwd: o.cwd, input: o.input, timeoutMs: o.timeoutMs ?? 60_000 });
 }
 
 export interface Instance {

@@ -12,13 +12,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
-import { ROOT, startInstance, type Instance } from './helpers';
+import { ROOT, shell, startInstance, type Instance } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { FLAG_STREAMING, getJson } from '../../broker/src/common/libflux/message';
 import { parseJobId } from '../../broker/src/common/libjob/jobid';
 
-const BIN = path.join(ROOT, 'dist', 'bin');
 let inst: Instance;
 let host: string;
 
@@ -29,22 +27,7 @@ interface ShResult {
 }
 
 function sh(line: string, timeoutMs = 60_000): Promise<ShResult> {
-  return new Promise((resolve, reject) => {
-    const env = { ...inst.env, PATH: `${BIN}:${process.env.PATH ?? ''}` };
-    const c = spawn('/bin/sh', ['-c', line], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => {
-      c.kill('SIGKILL');
-      reject(new Error(`${line}: timed out`));
-    }, timeoutMs);
-    c.on('exit', (status) => {
-      clearTimeout(t);
-      resolve({ stdout, stderr, status });
-    });
-  });
+  return shell(line, inst.env, { timeoutMs });
 }
 
 const F58 = /^ƒ[1-9A-HJ-NP-Za-km-z]+$/;

@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
-import { ROOT, startInstance, waitGone, type Instance } from './helpers';
+import { shell, startInstance, waitGone, type Instance } from './helpers';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { FLAG_STREAMING } from '../../broker/src/common/libflux/message';
 
@@ -21,25 +20,10 @@ interface ShResult {
   status: number | null;
 }
 
-const BIN = path.join(ROOT, 'dist', 'bin');
 
 /** Run a shell line with `flux` (the built CLI) first on PATH inside the instance. */
 function sh(inst: Instance, line: string, timeoutMs = 60_000): Promise<ShResult> {
-  return new Promise((resolve, reject) => {
-    const c = spawn('/bin/sh', ['-c', line], { env: { ...inst.env, PATH: `${BIN}:${process.env.PATH ?? ''}` }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => {
-      c.kill('SIGKILL');
-      reject(new Error(`${line}: timed out`));
-    }, timeoutMs);
-    c.on('exit', (status) => {
-      clearTimeout(t);
-      resolve({ stdout, stderr, status });
-    });
-  });
+  return shell(line, inst.env, { timeoutMs });
 }
 
 async function ok(inst: Instance, line: string): Promise<string> {
