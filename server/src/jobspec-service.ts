@@ -1,29 +1,24 @@
 /**
- * The jobspec language features as plain functions of a document: diagnostics, completion, hover,
- * quick fixes, symbols, folding, formatting, go-to-definition of slot labels. server.ts wires them
- * to a connection; tests may call them directly. No `vscode` import.
+ * The jobspec language features as plain functions of a document: the parsed-document cache,
+ * diagnostics (with the quick-fix each one offers), completion and hover. Quick-fix edits are in
+ * jobspec-quick-fixes.ts; symbols, folding, formatting, definition and code lenses in
+ * jobspec-outline.ts. server.ts wires them to a connection; tests may call them directly.
+ * No `vscode` import.
  */
 import {
-  CodeAction,
-  CodeActionKind,
   CompletionItem,
   CompletionItemKind,
   Diagnostic,
   DiagnosticSeverity,
-  DocumentSymbol,
-  FoldingRange,
   Hover,
   InsertTextFormat,
-  Location,
   MarkupKind,
   Position,
   Range,
-  SymbolKind,
   TextEdit,
-  type CodeLens,
 } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { isMap, isScalar, isSeq, parseDocument, stringify, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, parseDocument, stringify, type Pair } from 'yaml';
 import { formatJsonPath, KNOWN_SHELL_OPTIONS, KNOWN_SYSTEM_ATTRIBUTES, validateJobspec, type JobspecDiagnostic, type Path } from '../../broker/src/common/libjob/jobspec-validate';
 import { parseFsd } from '../../broker/src/common/libutil/fsd';
 import { findPlaceholder, isJsonUri, keyOf, locate, parseJobspec, pathAt, rangeForPath, type ParsedJobspec } from './jobspec-doc';
@@ -273,216 +268,6 @@ function fmtSeconds(s: number): string {
   for (const [u, n] of [['d', 86400], ['h', 3600], ['m', 60]] as const) if (r >= n) { parts.push(`${Math.floor(r / n)}${u}`); r %= n; }
   if (r > 0 || parts.length === 0) parts.push(`${r}s`);
   return parts.join(' ');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Quick fixes
-
-/** The whole document rewritten from a changed yaml Document (or JSON value). */
-function rewrite(jd: JobspecDocument, change: (doc: ReturnType<typeof parseDocument>) => void): TextEdit {
-  const text = jd.doc.getText();
-  const doc = parseDocument(text);
-  change(doc);
-  const json = isJsonUri(jd.doc.uri);
-  const out = json ? JSON.stringify(doc.toJS(), null, 2) + '\n' : doc.toString({ indent: 2, lineWidth: 0, flowCollectionPadding: false });
-  return TextEdit.replace(jd.range(0, text.length), out);
-}
-
-function lineStart(text: string, off: number): number {
-  return text.lastIndexOf('\n', off - 1) + 1;
-}
-
-export function codeActions(jd: JobspecDocument, diagnostics: Diagnostic[]): CodeAction[] {
-  const out: CodeAction[] = [];
-  const uri = jd.doc.uri;
-  const text = jd.doc.getText();
-  const json = isJsonUri(uri);
-  const add = (title: string, d: Diagnostic, edit: TextEdit, preferred = true): void => {
-    out.push({ title, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: preferred, edit: { changes: { [uri]: [edit] } } });
-  };
-  const seen = new Set<string>();
-  for (const d of diagnostics) {
-    const data = d.data as DiagnosticData | undefined;
-    if (d.source !== SOURCE || !data?.fix) continue;
-    const id = `${data.fix}:${formatJsonPath(data.path)}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    const p = jd.parsed;
-    switch (data.fix) {
-      case 'rename-key': {
-        const { key } = locate(p.doc, data.path);
-        if (key?.range) add(`Change to '${String(data.arg)}'`, d, TextEdit.replace(jd.range(key.range[0], key.range[1]), json ? `"${String(data.arg)}"` : String(data.arg)));
-        break;
-      }
-      case 'add-version': {
-        const { node, pair } = locate(p.doc, ['version']);
-        if (node && isScalar(node) && node.range) add('Set version: 1', d, TextEdit.replace(jd.range(node.range[0], node.range[1]), '1'));
-        else if (!pair && !json && isMap(p.doc.contents)) {
-          const first = (p.doc.contents.items[0] as Pair | undefined)?.key as Node | undefined;
-          const at = first?.range ? lineStart(text, first.range[0]) : 0;
-          add('Add version: 1', d, TextEdit.insert(jd.doc.positionAt(at), 'version: 1\n'));
-        } else add('Add version: 1', d, rewrite(jd, (doc) => { doc.set('version', 1); }));
-        break;
-      }
-      case 'add-duration':
-        add('Add attributes.system.duration (no limit: 0)', d, rewrite(jd, (doc) => {
-          if (!isMap(doc.getIn(['attributes']))) doc.setIn(['attributes'], doc.createNode({ system: { duration: 0 } }));
-          else if (!isMap(doc.getIn(['attributes', 'system']))) doc.setIn(['attributes', 'system'], doc.createNode({ duration: 0 }));
-          else doc.setIn(['attributes', 'system', 'duration'], 0);
-        }));
-        break;
-      case 'fsd-duration': {
-        const { node } = locate(p.doc, data.path);
-        if (node?.range) add(`Use ${String(data.arg)} seconds`, d, TextEdit.replace(jd.range(node.range[0], node.range[1]), String(data.arg)));
-        break;
-      }
-      case 'rename-type': {
-        const { node } = locate(p.doc, data.path);
-        if (node?.range) add(`Change to '${String(data.arg)}'`, d, TextEdit.replace(jd.range(node.range[0], node.range[1]), json ? `"${String(data.arg)}"` : String(data.arg)));
-        break;
-      }
-      case 'remove-key': {
-        const { pair, key } = locate(p.doc, data.path);
-        const last = data.path[data.path.length - 1];
-        const title = `Remove extraneous key '${String(last)}'`;
-        const v = pair?.value as Node | null | undefined;
-        if (!json && key?.range) {
-          const start = key.range[0];
-          const end = v?.range ? v.range[1] : key.range[2];
-          const parentMap = locate(p.doc, data.path.slice(0, -1)).node;
-          const flow = isMap(parentMap) && parentMap.flow;
-          const ls = lineStart(text, start);
-          if (!flow && /^\s*$/.test(text.slice(ls, start))) {
-            // a block pair: remove its whole lines
-            let e = end;
-            const nl = text.indexOf('\n', Math.max(e - 1, start));
-            e = nl < 0 ? text.length : nl + 1;
-            add(title, d, TextEdit.del(jd.range(ls, e)));
-            break;
-          }
-        }
-        add(title, d, rewrite(jd, (doc) => { doc.deleteIn(data.path); }));
-        break;
-      }
-      case 'add-label': {
-        add("Add label: task", d, rewrite(jd, (doc) => { doc.setIn([...data.path, 'label'], 'task'); }));
-        break;
-      }
-      case 'wrap-slot': {
-        const value = p.value as { tasks?: { slot?: unknown }[] };
-        const label = typeof value?.tasks?.[0]?.slot === 'string' ? value.tasks[0].slot : 'task';
-        add(`Wrap resources in a slot labelled '${label}'`, d, rewrite(jd, (doc) => {
-          const res = doc.get('resources', true) as Node;
-          const slot = doc.createNode({ type: 'slot', count: 1, label });
-          (slot as unknown as { set(k: string, v: unknown): void }).set('with', res);
-          const seq = doc.createNode([]) as unknown as { items: unknown[] };
-          seq.items.push(slot);
-          doc.set('resources', seq);
-        }));
-        break;
-      }
-    }
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Outline, folding, formatting, definition, code lenses
-
-function describe(path: Path, node: Node | null): string | undefined {
-  if (!isMap(node)) return undefined;
-  const v = node.toJSON() as Record<string, unknown>;
-  const last = path[path.length - 1];
-  if (last === 'resources' || last === 'with') return `${String(v.type)} ×${typeof v.count === 'object' ? JSON.stringify(v.count) : String(v.count)}${typeof v.label === 'string' ? ` (${v.label})` : ''}`;
-  if (last === 'tasks') return Array.isArray(v.command) ? v.command.join(' ') : 'task';
-  return undefined;
-}
-
-export function symbols(jd: JobspecDocument): DocumentSymbol[] {
-  const p = jd.parsed;
-  const walk = (node: Node | null, path: Path): DocumentSymbol[] => {
-    const out: DocumentSymbol[] = [];
-    if (isMap(node)) {
-      for (const it of node.items as Pair[]) {
-        const k = keyOf(it);
-        const kn = it.key as Node | null;
-        const vn = it.value as Node | null;
-        if (k === undefined || !kn?.range) continue;
-        const end = vn?.range ? vn.range[1] : kn.range[1];
-        const kind = isSeq(vn) ? SymbolKind.Array : isMap(vn) ? SymbolKind.Object : SymbolKind.Property;
-        const detail = isScalar(vn) ? String(vn.value) : undefined;
-        out.push({ name: k, detail, kind, range: jd.range(kn.range[0], Math.max(end, kn.range[1])), selectionRange: jd.range(kn.range[0], kn.range[1]), children: walk(vn, [...path, k]) });
-      }
-    } else if (isSeq(node)) {
-      node.items.forEach((item, i) => {
-        const n = item as Node;
-        if (!n?.range) return;
-        const name = describe(path, n) ?? `[${i}]`;
-        out.push({ name, kind: isMap(n) ? SymbolKind.Struct : SymbolKind.Constant, range: jd.range(n.range[0], n.range[1]), selectionRange: jd.range(n.range[0], n.range[0]), children: walk(n, [...path, i]) });
-      });
-    }
-    return out;
-  };
-  return walk(p.doc.contents as Node | null, []);
-}
-
-export function folding(jd: JobspecDocument): FoldingRange[] {
-  const out: FoldingRange[] = [];
-  const walk = (node: unknown, start?: number): void => {
-    if (isMap(node) || isSeq(node)) {
-      const n = node as Node;
-      if (n.range) {
-        const s = jd.doc.positionAt(start ?? n.range[0]).line;
-        let e = jd.doc.positionAt(n.range[1]).line;
-        if (n.range[1] > 0 && jd.doc.getText()[n.range[1] - 1] === '\n' && !(node as { flow?: boolean }).flow) e -= 1;
-        if (e > s) out.push(FoldingRange.create(s, e));
-      }
-      if (isMap(node)) for (const it of node.items as Pair[]) walk(it.value, (it.key as Node | null)?.range?.[0]);
-      else for (const it of (node as { items: unknown[] }).items) walk(it);
-    }
-  };
-  walk(jd.parsed.doc.contents);
-  // top-level maps fold from their key line
-  return out.filter((f, i, a) => a.findIndex((g) => g.startLine === f.startLine) === i);
-}
-
-export function format(jd: JobspecDocument, tabSize = 2): TextEdit[] {
-  const p = jd.parsed;
-  if (p.syntaxErrors.some((e) => e.severity === 'error')) return [];
-  const text = jd.doc.getText();
-  const out = p.json ? JSON.stringify(p.doc.toJS(), null, tabSize) + '\n' : p.doc.toString({ indent: Math.max(2, tabSize), lineWidth: 0, indentSeq: true, flowCollectionPadding: false });
-  return out === text ? [] : [TextEdit.replace(jd.range(0, text.length), out)];
-}
-
-/** From a task's `slot: NAME` to the slot's `label: NAME`. */
-export function definition(jd: JobspecDocument, pos: Position): Location | undefined {
-  const p = jd.parsed;
-  const at = pathAt(p.doc, jd.doc.offsetAt(pos));
-  if (!at || at.onKey || contextOf(at.path.slice(0, -1)) !== 'task' || at.path[at.path.length - 1] !== 'slot' || !isScalar(at.node)) return undefined;
-  const want = String(at.node.value);
-  let found: Node | undefined;
-  const walk = (list: unknown): void => {
-    if (!isSeq(list) || found) return;
-    for (const r of list.items) {
-      if (!isMap(r)) continue;
-      const lbl = r.get('label', true) as Node | undefined;
-      if (r.get('type') === 'slot' && isScalar(lbl) && String(lbl.value) === want) { found = lbl; return; }
-      walk(r.get('with', true));
-    }
-  };
-  walk(isMap(p.doc.contents) ? p.doc.contents.get('resources', true) : undefined);
-  const f = found as Node | undefined;
-  return f?.range ? Location.create(jd.doc.uri, jd.range(f.range[0], f.range[1])) : undefined;
-}
-
-export function codeLenses(jd: JobspecDocument): CodeLens[] {
-  const r = Range.create(0, 0, 0, 0);
-  const args = [jd.doc.uri];
-  return [
-    { range: r, command: { title: '$(play) Submit', command: 'flux.jobspec.submit', arguments: args } },
-    { range: r, command: { title: '$(terminal) Run', command: 'flux.jobspec.run', arguments: args } },
-    { range: r, command: { title: '$(beaker) Dry run', command: 'flux.jobspec.dryRun', arguments: args } },
-  ];
 }
 
 /** The jobspec as the JSON job-ingest takes (undefined when it does not parse). */

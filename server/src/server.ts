@@ -17,19 +17,9 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { completeDirective, diagnoseDirectives } from './directives';
 import { rangeForPath } from './jobspec-doc';
-import {
-  codeActions,
-  codeLenses,
-  complete,
-  definition,
-  diagnose,
-  folding,
-  format,
-  hover,
-  JobspecDocument,
-  SOURCE,
-  symbols,
-} from './jobspec-service';
+import { codeLenses, definition, folding, format, symbols } from './jobspec-outline';
+import { codeActions } from './jobspec-quick-fixes';
+import { complete, diagnose, hover, JobspecDocument, SOURCE } from './jobspec-service';
 
 export interface FeasibilityAnswer {
   state: 'ok' | 'infeasible' | 'unknown';
