@@ -1,8 +1,9 @@
 /**
  * The content cache of one rank (flux-core's modules/content/cache.c): entries by digest, loads
  * faulted from the TBON parent (rank 0: from the backing store, or from a mapped file, mmap.ts),
- * stores written through to the parent (ranks > 0) or back to the backing store (rank 0),
- * flushes, purges and the backing-store registration. content.ts wires it to its services.
+ * stores written through to the parent (ranks > 0) or back to the backing store (rank 0, through
+ * writeback.ts), flushes, purges and the backing-store registration. content.ts wires it to its
+ * services.
  *
  * Why it is shaped this way (each rule is flux-core's):
  *  - A miss faults the blob from the TBON parent (rank 0: from `content-backing.load`) with one
@@ -12,8 +13,9 @@
  *    are read from their file for each load and never enter the cache or the backing store.
  *  - Ranks > 0 are write-through: a store is answered once the parent has it, so after a store
  *    returns, the blob can be loaded on any rank. Rank 0 is write-back: it answers at once and
- *    writes to the backing store behind, at most `flush-batch-limit` (256) blobs in flight; with
- *    our content-sqlite they travel as one content-backing.store-batch at a time (batch.ts).
+ *    writes to the backing store behind (writeback.ts), at most `flush-batch-limit` (256) blobs in
+ *    flight; with our content-sqlite they travel as one content-backing.store-batch at a time
+ *    (batch.ts). The dirty count and content.flush stay here: a flush waits on every rank.
  *  - Dirty entries are never dropped; clean ones are purged when the cache holds more than
  *    `purge-target-size` bytes and they were unused for `purge-old-entry` seconds.
  */
@@ -21,12 +23,11 @@ import { errno, FluxError } from '../../common/libflux/errno';
 import { FLAG_USER1, NODEID_UPSTREAM } from '../../common/libflux/message';
 import { hashDigestSize, hashRaw, type HashName } from '../../common/libcontent/blobref';
 import type { Responder } from '../../broker/service';
-import { STORE_BATCH_TOPIC, decodeBlobBatch, encodeBlobBatch } from './batch';
+import { decodeBlobBatch } from './batch';
+import { errnumOf, textOf } from './errors';
 import type { ContentMmap } from './mmap';
+import { WriteBack } from './writeback';
 import type { ModuleContext } from '../../module/runtime';
-
-/** Rank 0: a write-back batch stops growing past this many bytes. */
-const BATCH_BYTES = 8 * 1024 * 1024;
 
 interface Entry {
   key: string;
@@ -59,31 +60,13 @@ function rawPayload(r: Responder): Buffer {
   return r.msg.payload ?? Buffer.alloc(0);
 }
 
-function errnumOf(e: unknown): number {
-  const n = (e as { errnum?: unknown } | null)?.errnum;
-  return typeof n === 'number' && n > 0 ? n : errno.EIO;
-}
-
-function textOf(e: unknown): string | undefined {
-  if (!(e instanceof Error)) return undefined;
-  const fe = e as Error & { hasText?: boolean };
-  return fe.hasText === false ? undefined : e.message;
-}
-
 export class ContentCache {
   private readonly entries = new Map<string, Entry>();
   private readonly hashSize: number;
   private backing = false;
   private backingName: string | undefined;
-  /** Rank 0: dirty entries waiting for a slot to be written to the backing store. */
-  private readonly flushQueue = new Set<Entry>();
-  private inflight = 0;
-  private flushErrno = 0;
-  /** Rank 0: the backing module takes content-backing.store-batch (until it says ENOSYS). */
-  private batchOk = true;
-  /** Rank 0, batching: the one write-back request allowed out is out. */
-  private batchBusy = false;
-  private pumpScheduled = false;
+  /** Rank 0: writes the dirty entries back to the backing store (idle on the other ranks). */
+  private readonly writeback: WriteBack<Entry>;
   private flushWaiters: Responder[] = [];
   private acctSize = 0;
   private acctValid = 0;
@@ -97,6 +80,12 @@ export class ContentCache {
     private readonly mmap?: ContentMmap,
   ) {
     this.hashSize = hashDigestSize(hashName);
+    this.writeback = new WriteBack<Entry>(ctx, this.hashSize, opts.flushBatchLimit, {
+      backing: () => this.backing,
+      clean: (e) => this.markClean(e),
+      written: () => this.checkFlush(),
+      failed: (errnum) => this.failFlush(errnum),
+    });
   }
 
   private get rank(): number {
@@ -200,8 +189,8 @@ export class ContentCache {
         if (!e.storing) this.storeUpstream(e);
         return;
       }
-      this.flushQueue.add(e);
-      if (this.backing) this.schedulePump();
+      this.writeback.add(e);
+      if (this.backing) this.writeback.schedule();
     }
     r.respondRaw(digest);
   }
@@ -227,10 +216,10 @@ export class ContentCache {
         this.acctDirty++;
         this.fill(e, Buffer.from(data));
       }
-      if (e.dirty) this.flushQueue.add(e);
+      if (e.dirty) this.writeback.add(e);
       return digest;
     });
-    if (this.backing) this.schedulePump();
+    if (this.backing) this.writeback.schedule();
     r.respondRaw(Buffer.concat(digests));
   }
 
@@ -263,123 +252,6 @@ export class ContentCache {
     });
   }
 
-  /**
-   * Rank 0: write back what the stores of this tick left dirty, once they are all queued (the
-   * directories of one KVS commit arrive together and leave in one batch).
-   */
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      if (this.backing) this.pump();
-    });
-  }
-
-  /**
-   * Rank 0: start backing-store writes. With a backing module that takes batches (ours), one
-   * content-backing.store-batch at a time carries up to flush-batch-limit blobs; what becomes
-   * dirty meanwhile waits for it and leaves in the next one, so the batches grow with the load
-   * instead of the message count. Otherwise one content-backing.store per blob, up to the limit
-   * in flight, as flux-core's cache does.
-   */
-  private pump(): void {
-    if (!this.batchOk) {
-      for (const e of this.flushQueue) {
-        if (this.inflight >= this.opts.flushBatchLimit) break;
-        this.flushQueue.delete(e);
-        if (!e.dirty || e.storing) continue;
-        this.storeBacking(e);
-      }
-      return;
-    }
-    if (this.batchBusy) return;
-    const batch: Entry[] = [];
-    let bytes = 0;
-    for (const e of this.flushQueue) {
-      if (batch.length >= this.opts.flushBatchLimit || bytes >= BATCH_BYTES) break;
-      this.flushQueue.delete(e);
-      if (!e.dirty || e.storing || !e.data) continue;
-      batch.push(e);
-      bytes += e.data.length;
-    }
-    if (batch.length === 1) this.storeBacking(batch[0], true);
-    else if (batch.length > 1) this.writeBatch(batch);
-  }
-
-  /** One blob written back; `batched`: it is the one request pump() allows out at a time. */
-  private storeBacking(e: Entry, batched = false): void {
-    e.storing = true;
-    this.inflight++;
-    if (batched) this.batchBusy = true;
-    this.ctx.h.rpc('content-backing.store', e.data, { nodeid: 0 }).getRaw().then((digest) => {
-      if (!digest || !digest.equals(e.digest)) throw new FluxError(errno.EIO);
-      e.storing = false;
-      this.inflight--;
-      if (batched) this.batchBusy = false;
-      this.flushErrno = 0;
-      this.markClean(e);
-      this.pump();
-      this.checkFlush();
-    }).catch((err: unknown) => {
-      if (batched) this.batchBusy = false;
-      this.backingFailed([e], err);
-    });
-  }
-
-  private writeBatch(batch: Entry[]): void {
-    for (const e of batch) e.storing = true;
-    this.inflight += batch.length;
-    this.batchBusy = true;
-    const payload = encodeBlobBatch(batch.map((e) => e.data as Buffer));
-    this.ctx.h.rpc(STORE_BATCH_TOPIC, payload, { nodeid: 0 }).getRaw().then((digests) => {
-      const n = this.hashSize;
-      if (!digests || digests.length !== n * batch.length) throw new FluxError(errno.EIO);
-      batch.forEach((e, i) => {
-        if (!digests.subarray(i * n, (i + 1) * n).equals(e.digest)) throw new FluxError(errno.EIO);
-      });
-      this.batchBusy = false;
-      this.inflight -= batch.length;
-      this.flushErrno = 0;
-      for (const e of batch) {
-        e.storing = false;
-        this.markClean(e);
-      }
-      this.pump();
-      this.checkFlush();
-    }).catch((err: unknown) => {
-      this.batchBusy = false;
-      if (errnumOf(err) === errno.ENOSYS && this.backing) {
-        // A backing module without batches (or one going away): one blob per request from now
-        // on (until the next registration); these go again at once.
-        this.batchOk = false;
-        this.inflight -= batch.length;
-        for (const e of batch) {
-          e.storing = false;
-          this.flushQueue.add(e);
-        }
-        this.pump();
-        return;
-      }
-      this.backingFailed(batch, err);
-    });
-  }
-
-  /** Backing-store writes that failed: still dirty, queued again so that a later flush retries them. */
-  private backingFailed(entries: Entry[], err: unknown): void {
-    const errnum = errnumOf(err);
-    this.inflight -= entries.length;
-    for (const e of entries) {
-      e.storing = false;
-      this.flushQueue.add(e);
-    }
-    if (errnum === errno.ENOSYS) this.ctx.log('debug', 'content store: backing store service unavailable');
-    else this.ctx.log('crit', `content store: ${new FluxError(errnum).strerror}`);
-    this.flushErrno = errnum;
-    this.failFlush(errnum);
-    if (this.backing && errnum !== errno.ENOSYS) setTimeout(() => this.pump(), 1000).unref();
-  }
-
   // ---- flush ---------------------------------------------------------------------------------
 
   flush(r: Responder): void {
@@ -389,8 +261,9 @@ export class ContentCache {
       return;
     }
     if (this.rank === 0) {
-      this.pump();
-      if (this.inflight === 0 && this.flushErrno) throw new FluxError(this.flushErrno);
+      this.writeback.pump();
+      // Nothing in flight to end the wait: the last write-back failure is the answer.
+      if (this.writeback.inflight === 0 && this.writeback.lastErrno) throw new FluxError(this.writeback.lastErrno);
     }
     this.flushWaiters.push(r);
   }
@@ -416,10 +289,10 @@ export class ContentCache {
     const first = this.backingName === undefined;
     this.backingName = name;
     this.backing = true;
-    this.batchOk = true;
+    this.writeback.allowBatches();
     this.ctx.log('debug', `content backing store: enabled ${name}`);
     r.respond({});
-    this.pump();
+    this.writeback.pump();
     if (first) return this.ctx.h.rpc('attr.set', { name: 'content.backing-module', value: name }).response().then(() => undefined, () => undefined);
   }
 
@@ -480,7 +353,7 @@ export class ContentCache {
       valid: this.acctValid,
       dirty: this.acctDirty,
       size: this.acctSize,
-      'flush-batch-count': this.inflight,
+      'flush-batch-count': this.writeback.inflight,
       mmap: this.mmap ? this.mmap.stats() : null,
       faults: this.faults,
     };

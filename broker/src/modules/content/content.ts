@@ -1,7 +1,8 @@
 /**
  * content: the content-addressable blob store of RFC 10, one cache per rank (flux-core's
  * modules/content). Loaded on every rank by rc1. This file holds the module's options and its
- * service table; the cache is cache.ts, mapped files mmap.ts, the role check access.ts.
+ * service table; the cache is cache.ts (rank 0's write-back to the backing store writeback.ts),
+ * mapped files mmap.ts, the role check access.ts.
  *
  *   content.load   request = raw digest (20 bytes for sha1)  -> raw blob     (ENOENT, EPROTO)
  *   content.store  request = raw blob                        -> raw digest   (EFBIG)
