@@ -3,42 +3,17 @@
  * into the content store), extracted on ranks 1-3 through the tree, unmapped by remove; a mapped
  * file that changes is refused with flux-core's error; --mmap away from rank 0 is refused.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { shell, startInstance, type Instance } from './helpers';
+import { archiveFixture, sha } from './archive-fixture';
 import { Flux } from '../../broker/src/common/libflux/handle';
 import { FLAG_STREAMING } from '../../broker/src/common/libflux/message';
 
-let inst: Instance;
-let tmp: string;
-
-/** A shell command line in the instance, `flux` on PATH, stdout and stderr merged. */
-async function sh(line: string, cwd = tmp): Promise<{ out: string; status: number | null }> {
-  const r = await shell(`exec 2>&1; ${line}`, inst.env, { cwd, timeoutMs: 120_000 });
-  return { out: r.stdout, status: r.status };
-}
-
-function mkdirs(...parts: string[]): string {
-  const d = path.join(tmp, ...parts);
-  fs.mkdirSync(d, { recursive: true });
-  return d;
-}
-
-const sha = (p: string): string => crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
-
-before(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-archive-mmap-'));
-  inst = await startInstance(4);
-});
-
-after(async () => {
-  await inst?.stop();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const fx = archiveFixture('flux-archive-mmap-');
+const { sh, mkdirs } = fx;
 
 interface MmapStats {
   mmap: { tags: Record<string, string[]>; blobs: number } | null;
@@ -68,7 +43,7 @@ test('--mmap: large files served from the file by rank 0, extracted on ranks 1-3
   fs.closeSync(fd);
   fs.writeFileSync(path.join(d, 'medium'), crypto.randomBytes(1025));
   fs.writeFileSync(path.join(d, 'small'), 'small\n');
-  const h = await Flux.open(inst.uri);
+  const h = await Flux.open(fx.inst.uri);
   try {
     const before = await h.rpc('content.stats-get', {}, { nodeid: 0 }).get<MmapStats>();
     let r = await sh(`flux archive create --mmap -n mm -C ${d} big.bin sparse.img medium small`);
@@ -84,15 +59,15 @@ test('--mmap: large files served from the file by rank 0, extracted on ranks 1-3
     assert.ok(st.count - before.count < 10, `cache grew by ${st.count - before.count}`);
     const listed = await mmapList(h, ['mm']);
     assert.deepEqual(listed.map((f) => (f as { path: string }).path), [`${real.slice(1)}/big.bin`, `${real.slice(1)}/sparse.img`, `${real.slice(1)}/medium`]);
-    r = await sh(`flux exec -r all -x 0 sh -c 'mkdir -p ${tmp}/mmap-out/r$(flux getattr rank) && flux archive extract -n mm -C ${tmp}/mmap-out/r$(flux getattr rank)'`);
+    r = await sh(`flux exec -r all -x 0 sh -c 'mkdir -p ${fx.tmp}/mmap-out/r$(flux getattr rank) && flux archive extract -n mm -C ${fx.tmp}/mmap-out/r$(flux getattr rank)'`);
     assert.deepEqual(r, { out: '', status: 0 });
     for (const rank of [1, 2, 3]) {
       for (const f of ['big.bin', 'sparse.img', 'medium', 'small']) {
-        assert.equal(sha(path.join(tmp, 'mmap-out', `r${rank}`, f)), sha(path.join(d, f)), `rank ${rank} ${f}`);
+        assert.equal(sha(path.join(fx.tmp, 'mmap-out', `r${rank}`, f)), sha(path.join(d, f)), `rank ${rank} ${f}`);
       }
     }
     // the sparse file's holes stay holes (only the data's blocks are allocated)
-    assert.ok(fs.statSync(path.join(tmp, 'mmap-out', 'r2', 'sparse.img')).blocks * 512 < 30 * 1024 * 1024);
+    assert.ok(fs.statSync(path.join(fx.tmp, 'mmap-out', 'r2', 'sparse.img')).blocks * 512 < 30 * 1024 * 1024);
     // remove unmaps: mmap-list is empty, stats show nothing mapped
     r = await sh('flux archive remove -n mm');
     assert.deepEqual(r, { out: '', status: 0 });
@@ -120,7 +95,7 @@ test('--mmap: large files served from the file by rank 0, extracted on ranks 1-3
     assert.deepEqual(r, { out: 'alive\n', status: 0 });
 
     // --mmap from a rank > 0 connection: refused by the command, as flux-core's
-    r = await sh(`FLUX_URI=${inst.uri.replace(/local-0$/, 'local-2')} flux archive create --mmap -n mm3 -C ${d} big.bin`);
+    r = await sh(`FLUX_URI=${fx.inst.uri.replace(/local-0$/, 'local-2')} flux archive create --mmap -n mm3 -C ${d} big.bin`);
     assert.deepEqual(r, { out: 'flux-archive: --mmap only works on the rank 0 broker\n', status: 1 });
     // and the service itself: rank 0 only, absolute paths, mappable files
     await assert.rejects(h.rpc('content.mmap-add', { path: path.join(d, 'big.bin'), chunksize: 0, tag: 't' }, { nodeid: 2 }).response(),

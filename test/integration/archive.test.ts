@@ -6,30 +6,16 @@
  * modes and mtimes, --append/--overwrite, patterns, and hostile archives committed to the KVS by
  * hand (refused, nothing written outside the target).
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, shell, startInstance, type Instance } from './helpers';
+import { ROOT } from './helpers';
+import { archiveFixture, sha } from './archive-fixture';
 import { Flux } from '../../broker/src/common/libflux/handle';
 
 const REF = path.resolve(ROOT, '../shared/reference/flux-core-behaviour');
-
-let inst: Instance;
-let tmp: string;
-
-interface ShResult {
-  out: string;
-  status: number | null;
-}
-
-/** A shell command line in the instance, `flux` on PATH, stdout and stderr merged as recorded. */
-async function sh(line: string, cwd = tmp): Promise<ShResult> {
-  const r = await shell(`exec 2>&1; ${line}`, inst.env, { cwd, timeoutMs: 120_000 });
-  return { out: r.stdout, status: r.status };
-}
 
 /** The blocks of a recording: command, output, exit status. */
 function recording(file: string): { cmd: string; out: string; status: number }[] {
@@ -40,30 +26,15 @@ function recording(file: string): { cmd: string; out: string; status: number }[]
   return blocks;
 }
 
-async function expectRecorded(file: string, index: number, subst: (s: string) => string = (s) => s, cwd = tmp): Promise<void> {
+async function expectRecorded(file: string, index: number, subst: (s: string) => string = (s) => s, cwd = fx.tmp): Promise<void> {
   const b = recording(file)[index];
   const r = await sh(subst(b.cmd), cwd);
   assert.equal(r.out, subst(b.out), `${b.cmd}`);
   assert.equal(r.status, b.status, `${b.cmd}: exit status`);
 }
 
-function mkdirs(...parts: string[]): string {
-  const d = path.join(tmp, ...parts);
-  fs.mkdirSync(d, { recursive: true });
-  return d;
-}
-
-const sha = (p: string): string => crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
-
-before(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-archive-'));
-  inst = await startInstance(4);
-});
-
-after(async () => {
-  await inst?.stop();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const fx = archiveFixture('flux-archive-');
+const { sh, mkdirs } = fx;
 
 test('help texts and the missing subcommand are the recorded ones', async () => {
   for (const f of ['archive-help.txt', 'archive-noargs.txt', 'archive-create-help.txt', 'archive-extract-help.txt', 'archive-list-help.txt', 'archive-remove-help.txt']) {
@@ -171,7 +142,7 @@ test('1,000 small files, a 50 MB file, symlinks, empty and sparse files, modes a
   assert.equal(r.out, `f 0644 ${String(50 * 1024 * 1024).padStart(8)} ./big\n`);
   const dest = mkdirs('tree', 'dest');
   const faults = async (): Promise<number> => {
-    const h = await Flux.open(inst.uri);
+    const h = await Flux.open(fx.inst.uri);
     try {
       return (await h.rpc('content.stats-get', {}, { nodeid: 3 }).get<{ faults: number }>()).faults;
     } finally {
@@ -288,11 +259,11 @@ test('hostile archives are refused and write nothing outside the directory', asy
   const small = { mode: 0o100644, encoding: 'utf-8', data: 'pwned\n', size: 6 };
   let t = await hostile('dotdot', [{ path: 'ok', ...small }, { path: '../escaped', ...small }], "../escaped: refusing to extract a path containing '..'");
   assert.deepEqual(fs.readdirSync(t), [], 'refused before anything was written');
-  const abs = path.join(tmp, 'hostile', 'abs-victim');
+  const abs = path.join(fx.tmp, 'hostile', 'abs-victim');
   t = await hostile('abs', [{ path: abs, ...small }], `${abs}: refusing to extract an absolute path`);
   assert.equal(fs.existsSync(abs), false);
   assert.deepEqual(fs.readdirSync(t), []);
-  const outside = path.join(tmp, 'hostile', 'link');
+  const outside = path.join(fx.tmp, 'hostile', 'link');
   t = await hostile('link', [{ path: 'd', mode: 0o120777, data: outside }, { path: 'd/evil', ...small }], 'd/evil: refusing to extract through symlink d');
   assert.deepEqual(fs.readdirSync(t), []);
   // a symlink already in the destination is not followed either
@@ -306,7 +277,7 @@ test('hostile archives are refused and write nothing outside the directory', asy
   assert.deepEqual(r, { out: 'flux-archive: pre/evil: refusing to extract through symlink pre\n', status: 1 });
   assert.deepEqual(fs.readdirSync(box), ['target']);
   // a symlink, then a file of the same name: never written through, with or without --overwrite
-  const victim = path.join(tmp, 'hostile', 'victim-file');
+  const victim = path.join(fx.tmp, 'hostile', 'victim-file');
   for (const [name, opts] of [['clobber', ''], ['clobber2', '--overwrite']]) {
     const b = mkdirs('hostile', name);
     const tg = path.join(b, 'target');
@@ -354,8 +325,8 @@ test('--preserve keeps a valref per blob; remove takes them away; flux filemap i
   r = await sh('flux archive create');
   assert.equal(r.status, 1);
   assert.match(r.out, /^Usage: flux archive create \[-n NAME\] \[-C DIR\] \[--preserve\] PATH \.\.\.\n/);
-  r = await sh(`flux archive extract -C ${tmp}/nonexistent`);
-  assert.deepEqual(r, { out: `flux-archive: chdir ${tmp}/nonexistent: No such file or directory\n`, status: 1 });
+  r = await sh(`flux archive extract -C ${fx.tmp}/nonexistent`);
+  assert.deepEqual(r, { out: `flux-archive: chdir ${fx.tmp}/nonexistent: No such file or directory\n`, status: 1 });
 });
 
 test('--no-force-primary uses $FLUX_KVS_NAMESPACE', async () => {
