@@ -17,6 +17,7 @@ import {
   resultToString,
   stateToString,
 } from '../common/libjob/states';
+import { parseOutputFormat, padValue, type FormatField } from '../common/libutil/output-format';
 
 export const DEFAULT_FORMAT =
   '{id.f58:>12} ?:{queue:<8.8} +:{username:<8} {name:<10.10+} {status_abbrev:>2.2} {ntasks:>6} {nnodes:>6h} {contextual_time!F:>8h} {contextual_info}';
@@ -144,48 +145,10 @@ export function jobField(job: JobRecord, field: string, now = Date.now() / 1000)
   }
 }
 
-interface Field {
-  /** Literal text before the field. */
-  pre: string;
-  name: string;
-  conv?: string;
-  spec: string;
-  dropEmpty: boolean;
-  widen: boolean;
-}
+type Field = FormatField;
 
 export function parseFormat(fmt: string): { fields: Field[]; tail: string } {
-  const fields: Field[] = [];
-  let lit = '';
-  let i = 0;
-  while (i < fmt.length) {
-    const c = fmt[i];
-    if (c === '{' && fmt[i + 1] === '{') { lit += '{'; i += 2; continue; }
-    if (c === '}' && fmt[i + 1] === '}') { lit += '}'; i += 2; continue; }
-    if (c !== '{') { lit += c; i++; continue; }
-    const end = fmt.indexOf('}', i);
-    if (end < 0) throw new Error(`Error in user format: expected '}' before end of string`);
-    const body = fmt.slice(i + 1, end);
-    let dropEmpty = false;
-    let widen = false;
-    const prefix = /(\?\+:|\+\?:|\?:|\+:)$/.exec(lit);
-    if (prefix) {
-      dropEmpty = prefix[1].includes('?');
-      widen = prefix[1].includes('+');
-      lit = lit.slice(0, -prefix[1].length);
-    }
-    const colon = body.indexOf(':');
-    const head = colon < 0 ? body : body.slice(0, colon);
-    const spec = colon < 0 ? '' : body.slice(colon + 1);
-    const bang = head.indexOf('!');
-    const name = bang < 0 ? head : head.slice(0, bang);
-    const conv = bang < 0 ? undefined : head.slice(bang + 1);
-    if (!(name in HEADINGS)) throw new Error(`Unknown format field: ${name}`);
-    fields.push({ pre: lit, name, conv, spec, dropEmpty, widen });
-    lit = '';
-    i = end + 1;
-  }
-  return { fields, tail: lit };
+  return parseOutputFormat(fmt, (name) => name in HEADINGS, 'Error in user format: ');
 }
 
 interface Spec {
@@ -243,12 +206,7 @@ function formatValue(v: unknown, sp: Spec, width: number): string {
     s = '-';
     numeric = false;
   }
-  if (s.length >= width) return s;
-  const align = sp.align ?? (numeric ? '>' : '<');
-  const pad = width - s.length;
-  if (align === '>') return sp.fill.repeat(pad) + s;
-  if (align === '^') return sp.fill.repeat(Math.floor(pad / 2)) + s + sp.fill.repeat(pad - Math.floor(pad / 2));
-  return s + sp.fill.repeat(pad);
+  return padValue(s, width, sp.fill, sp.align, numeric);
 }
 
 /** Format the header and one line per job. */

@@ -9,16 +9,13 @@
  * off: `{state:>12} {color_up}{up:>2}` becomes `{state:>12}{up:>2}`).
  */
 
+import { FormatError, parseOutputFormat, padValue, type FormatField } from '../common/libutil/output-format';
+
+export { FormatError };
+
 export type Row = Record<string, string | number>;
 
-interface Field {
-  pre: string;
-  name: string;
-  conv?: string;
-  spec: string;
-  dropEmpty: boolean;
-  widen: boolean;
-}
+type Field = FormatField;
 
 interface Spec {
   fill: string;
@@ -27,8 +24,6 @@ interface Spec {
   precision?: number;
   plus: boolean;
 }
-
-export class FormatError extends Error {}
 
 function parseSpec(spec: string): Spec {
   let s = spec;
@@ -40,12 +35,7 @@ function parseSpec(spec: string): Spec {
 }
 
 function pad(s: string, sp: Spec, numeric: boolean, width = sp.width): string {
-  if (s.length >= width) return s;
-  const n = width - s.length;
-  const align = sp.align ?? (numeric ? '>' : '<');
-  if (align === '>') return sp.fill.repeat(n) + s;
-  if (align === '^') return sp.fill.repeat(Math.floor(n / 2)) + s + sp.fill.repeat(n - Math.floor(n / 2));
-  return s + sp.fill.repeat(n);
+  return padValue(s, width, sp.fill, sp.align, numeric);
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -76,31 +66,7 @@ export class OutputFormat {
   private tail = '';
 
   constructor(fmt: string, private readonly headings: Record<string, string>) {
-    let lit = '';
-    let i = 0;
-    while (i < fmt.length) {
-      const c = fmt[i];
-      if (c === '{' && fmt[i + 1] === '{') { lit += '{'; i += 2; continue; }
-      if (c === '}' && fmt[i + 1] === '}') { lit += '}'; i += 2; continue; }
-      if (c !== '{') { lit += c; i++; continue; }
-      const end = fmt.indexOf('}', i);
-      if (end < 0) throw new FormatError("expected '}' before end of string");
-      const body = fmt.slice(i + 1, end);
-      const prefix = /(\?\+:|\+\?:|\?:|\+:)$/.exec(lit);
-      if (prefix) lit = lit.slice(0, -prefix[1].length);
-      const colon = body.indexOf(':');
-      const head = colon < 0 ? body : body.slice(0, colon);
-      const bang = head.indexOf('!');
-      const name = bang < 0 ? head : head.slice(0, bang);
-      if (!(name in headings)) throw new FormatError(`Unknown format field: ${name}`);
-      this.fields.push({
-        pre: lit, name, conv: bang < 0 ? undefined : head.slice(bang + 1), spec: colon < 0 ? '' : body.slice(colon + 1),
-        dropEmpty: prefix?.[1].includes('?') ?? false, widen: prefix?.[1].includes('+') ?? false,
-      });
-      lit = '';
-      i = end + 1;
-    }
-    this.tail = lit;
+    ({ fields: this.fields, tail: this.tail } = parseOutputFormat(fmt, (name) => name in headings));
   }
 
   get names(): string[] {
