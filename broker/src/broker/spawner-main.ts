@@ -14,8 +14,8 @@
  * channel closes (the children live in sessions of their own: the broker's
  * reaper, not this process, decides their fate).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { FromSpawner, ToSpawner } from './spawner-protocol';
+import type { ChildProcess } from 'node:child_process';
+import { spawnTask, type FromSpawner, type ToSpawner } from './spawner-protocol';
 
 const children = new Map<number, ChildProcess>();
 
@@ -27,12 +27,7 @@ function send(m: FromSpawner): void {
 function start(m: Extract<ToSpawner, { t: 'spawn' }>): void {
   let child: ChildProcess;
   try {
-    child = spawn(m.file, m.args, {
-      env: m.env,
-      cwd: m.cwd,
-      detached: true,
-      stdio: [m.stdin ? 'pipe' : 'ignore', m.stdout ? 'pipe' : 'ignore', m.stderr ? 'pipe' : 'ignore'],
-    });
+    child = spawnTask(m);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     send({ t: 'error', id: m.id, code: String(err.code ?? ''), message: err.message, sync: true });

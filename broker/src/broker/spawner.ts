@@ -10,20 +10,12 @@
  * start` is busy coming up). If it dies, the children it started in flight are
  * killed and reported killed, and the next spawn forks a new one.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { FromSpawner, ToSpawner } from './spawner-protocol';
+import { spawnTask, type FromSpawner, type LaunchSpec, type ToSpawner } from './spawner-protocol';
 
-export interface LaunchSpec {
-  file: string;
-  args: string[];
-  env: NodeJS.ProcessEnv;
-  cwd?: string;
-  stdin: boolean;
-  stdout: boolean;
-  stderr: boolean;
-}
+export type { LaunchSpec };
 
 export interface ChildEvents {
   spawned(pid: number): void;
@@ -58,12 +50,7 @@ export class DirectLauncher implements Launcher {
   launch(spec: LaunchSpec, ev: ChildEvents): ChildHandle {
     let child: ChildProcess;
     try {
-      child = spawn(spec.file, spec.args, {
-        env: spec.env,
-        cwd: spec.cwd,
-        detached: true,
-        stdio: [spec.stdin ? 'pipe' : 'ignore', spec.stdout ? 'pipe' : 'ignore', spec.stderr ? 'pipe' : 'ignore'],
-      });
+      child = spawnTask(spec);
     } catch (e) {
       queueMicrotask(() => ev.error(e as NodeJS.ErrnoException, true));
       return { write: () => {}, end: () => {} };
