@@ -1,7 +1,8 @@
-// Each broker starts its subprocesses from a small spawner process (fork(2) from a broker with a
-// large heap is slow): it is a child of the broker, serves flux exec and jobs, survives nothing
-// (a spawner killed takes its running children with it, reported killed; the next spawn forks a
-// new one) and leaves with the broker.
+// A broker that has grown starts its subprocesses from a small spawner process (fork(2) from a
+// broker with a large heap is slow): it is a child of the broker, serves flux exec and jobs,
+// survives nothing (a spawner killed takes its running children with it, reported killed; the
+// next spawn forks a new one) and leaves with the broker. With FLUX_SPAWNER_RSS_MIB set above the
+// broker's size, it spawns by itself.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -43,7 +44,8 @@ function spawnersOf(ppid: number): number[] {
   return out;
 }
 
-test('flux exec and jobs run through one spawner per broker, a child of the broker', async () => {
+test('flux exec and jobs run through one spawner per broker, a child of the broker, forked at the first spawn', async () => {
+  for (const rank of [0, 1]) assert.deepEqual(spawnersOf(await brokerPid(rank)), [], `rank ${rank}: no spawner before anything ran`);
   const r = await flux(['exec', '-r', 'all', '-l', 'sh', '-c', 'echo $PPID'], inst.env);
   assert.equal(r.status, 0, r.stderr);
   for (const rank of [0, 1]) {
@@ -88,4 +90,28 @@ test('the spawners leave with their brokers', async () => {
   await inst.stop();
   await waitGone(spawners);
   inst = undefined as unknown as Instance;
+});
+
+test('a broker below FLUX_SPAWNER_RSS_MIB spawns by itself: no spawner process', async () => {
+  process.env.FLUX_SPAWNER_RSS_MIB = '100000';
+  let small: Instance;
+  try {
+    small = await startInstance(2);
+  } finally {
+    delete process.env.FLUX_SPAWNER_RSS_MIB;
+  }
+  const hs = await Flux.open(small.uri);
+  try {
+    const r = await flux(['exec', '-r', 'all', '-l', 'sh', '-c', 'echo $PPID'], small.env);
+    assert.equal(r.status, 0, r.stderr);
+    for (const rank of [0, 1]) {
+      const pid = Number((await hs.rpc('attr.get', { name: 'broker.pid' }, { nodeid: rank }).get<{ value: string }>()).value);
+      assert.deepEqual(spawnersOf(pid), [], `rank ${rank}: no spawner`);
+      // the task's parent is the broker itself
+      assert.match(r.stdout, new RegExp(`^${rank}: ${pid}$`, 'm'));
+    }
+  } finally {
+    hs.close();
+    await small.stop();
+  }
 });

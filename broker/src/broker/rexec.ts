@@ -40,8 +40,6 @@ import type { Responder, ServiceTable } from './service';
 import { listName, parseCmd, parseProcRef, type CmdObject } from './rexec-cmd';
 import { defaultLauncher } from './spawner';
 
-/** The spawner is forked this long after the broker starts (or at the first spawn, if sooner). */
-const PREWARM_MS = 1500;
 
 export { parseCmd, type CmdObject };
 
@@ -94,8 +92,6 @@ export class RexecService {
   constructor(private readonly host: RexecHost) {
     // A broker leaving through process.exit (its launcher vanished) takes its processes along.
     process.on('exit', this.onProcessExit);
-    // Fork the spawner while the broker is still small, once start-up is over.
-    if (this.launcher.ensure) setTimeout(() => this.launcher.ensure?.(), PREWARM_MS).unref();
   }
 
   register(services: ServiceTable): void {
